@@ -1,0 +1,502 @@
+"""Effectively-once effects on at-least-once delivery (DESIGN.md).
+
+One consumed batch = one PostgreSQL transaction holding the inbox rows, the service's rows and the
+outbox rows (events and dead letters alike); the Kafka offsets are committed only after that
+transaction commits. An outbox relay publishes with an idempotent producer and marks rows
+published; a crash between the two re-sends the same event id, which consumers' inboxes absorb.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import random
+import signal
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol, cast
+
+import asyncpg
+
+from shared.contracts.registry import TOPIC_OPS_COMMANDS
+from shared.contracts.wire import (
+    CONTENT_TYPE,
+    DeadLetter,
+    Envelope,
+    encode_event,
+    read_envelope,
+)
+from shared.ids import NAMESPACE
+from shared.logging import get_logger
+from shared.metrics import Metrics
+from shared.settings import CrashPoint, Settings
+
+log = get_logger("messaging")
+
+TRANSIENT_ERRORS: Final = (
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.LockNotAvailableError,
+    asyncpg.QueryCanceledError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.InterfaceError,
+    ConnectionError,
+    OSError,
+    TimeoutError,
+)
+
+
+class InboxRaceError(Exception):
+    """Another transaction claimed an event id concurrently; retrying the batch resolves it."""
+
+
+class HaltedError(Exception):
+    """The consumer stopped itself after a broken invariant or exhausted retries."""
+
+
+def as_connection(proxy: Any) -> asyncpg.Connection:
+    """A pooled connection proxy behaves as a connection; the stubs type them apart."""
+    return cast(asyncpg.Connection, proxy)
+
+
+def crash_point(settings: Settings, point: CrashPoint) -> None:
+    """Fault injection for tests (TESTING.md): die like `kill -9` at a named point."""
+    if settings.crash_at == point:
+        log.warning("crash_point.hit", point=point)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """What the layer needs of a consumed Kafka record."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A readable event handed to a service, with where it came from."""
+
+    record: Record
+    envelope: Envelope
+
+    @property
+    def type(self) -> str:
+        return self.envelope.type
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.envelope.data
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """What an outbound event is caused by: fixes its deterministic id and correlation."""
+
+    source: str
+    event_id: str
+    correlation_id: str
+
+    @staticmethod
+    def of(inbound: Inbound) -> Cause:
+        envelope = inbound.envelope
+        return Cause(envelope.source, envelope.id, envelope.correlation_id)
+
+
+@dataclass(slots=True)
+class Outbox:
+    """Events and dead letters to publish, written with the batch's transaction."""
+
+    service: str
+    metrics: Metrics
+    now: Callable[[], dt.datetime]
+    topic_prefix: str = ""
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    _ordinals: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def event(
+        self, *, topic: str, key: str, event_type: str, data: dict[str, Any], cause: Cause
+    ) -> str:
+        """Queue one CloudEvent; its id is uuid5 of the cause and its position among siblings."""
+        ordinal = self._ordinals.get((cause.source, cause.event_id), 0)
+        self._ordinals[(cause.source, cause.event_id)] = ordinal + 1
+        event_id = str(
+            uuid.uuid5(
+                NAMESPACE,
+                f"event/{self.service}/{cause.source}/{cause.event_id}/{ordinal}/{event_type}",
+            )
+        )
+        value = encode_event(
+            event_id=event_id,
+            source=f"/{self.service}",
+            event_type=event_type,
+            time=self.now().isoformat(timespec="milliseconds"),
+            subject=key,
+            correlation_id=cause.correlation_id,
+            data=data,
+        )
+        self.rows.append((self.topic_prefix + topic, key.encode(), value, ["content-type"],
+                          [CONTENT_TYPE.encode()], event_id, event_type))
+        if event_type.endswith(".rejected.v1"):
+            for reason in data.get("reasons", ()):
+                self.metrics.rejections.labels(self.service, event_type, reason["code"]).inc()
+        return event_id
+
+    def dead_letter(self, record: Record, consumer_group: str, reason: str) -> None:
+        """The original key, value and headers, plus where it came from and why (I5)."""
+        extra = (
+            ("x-dlq-reason", reason),
+            ("x-original-topic", record.topic),
+            ("x-original-partition", str(record.partition)),
+            ("x-original-offset", str(record.offset)),
+            ("x-consumer-group", consumer_group),
+            ("x-failed-at", self.now().isoformat(timespec="milliseconds")),
+        )
+        names = [name for name, _ in record.headers] + [name for name, _ in extra]
+        values = [value for _, value in record.headers] + [v.encode() for _, v in extra]
+        dlq_topic = f"{self.topic_prefix}{self.service}.dlq"
+        self.rows.append((dlq_topic, record.key, record.value or b"", names, values, None, None))
+        self.metrics.dead_letters.labels(self.service, reason).inc()
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        if self.rows:
+            await conn.copy_records_to_table(
+                "outbox",
+                records=self.rows,
+                columns=[
+                    "topic", "key", "value", "header_names", "header_values",
+                    "event_id", "event_type",
+                ],
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """New events of one consumed batch, in consumption order, and newly seen id conflicts."""
+
+    events: list[Inbound]
+    conflicts: list[Inbound]
+
+
+class BatchHandler(Protocol):
+    async def __call__(self, conn: asyncpg.Connection, batch: Batch, outbox: Outbox) -> None: ...
+
+
+@dataclass(slots=True)
+class _Sorted:
+    dead: list[tuple[Record, DeadLetter]] = field(default_factory=list)
+    events: list[Inbound] = field(default_factory=list)
+    repeats: list[Inbound] = field(default_factory=list)
+
+
+_CLAIM_SQL: Final = """
+WITH incoming AS (
+    SELECT * FROM unnest($2::text[], $3::text[], $4::bytea[], $5::text[], $6::int[], $7::bigint[])
+        AS t(source, event_id, payload_hash, topic, kafka_partition, kafka_offset)
+), inserted AS (
+    INSERT INTO inbox (consumer, source, event_id, payload_hash, topic, kafka_partition,
+                       kafka_offset)
+    SELECT $1, source, event_id, payload_hash, topic, kafka_partition, kafka_offset FROM incoming
+    ON CONFLICT DO NOTHING
+    RETURNING source, event_id
+)
+SELECT i.source, i.event_id, ins.event_id IS NOT NULL AS is_new, prior.payload_hash AS prior_hash
+FROM incoming i
+LEFT JOIN inserted ins ON ins.source = i.source AND ins.event_id = i.event_id
+LEFT JOIN inbox prior
+       ON prior.consumer = $1 AND prior.source = i.source AND prior.event_id = i.event_id
+"""
+
+_RECORD_POSITION_SQL: Final = """
+INSERT INTO {table} (topic, kafka_partition, kafka_offset, {columns})
+SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], {arrays})
+ON CONFLICT DO NOTHING
+RETURNING topic, kafka_partition, kafka_offset
+"""
+
+
+class BatchProcessor:
+    """Turns one consumed batch into one transaction; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        consumer_group: str,
+        pool: asyncpg.Pool,
+        entity_fields: dict[str, str],
+        handled_types: frozenset[str],
+        handler: BatchHandler,
+        settings: Settings,
+        metrics: Metrics,
+        now: Callable[[], dt.datetime],
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.service = service
+        self.consumer_group = consumer_group
+        self.pool = pool
+        self.entity_fields = entity_fields
+        self.handled_types = handled_types
+        self.handler = handler
+        self.settings = settings
+        self.metrics = metrics
+        self.now = now
+        self.on_commit = on_commit
+        self.halted = False
+        self.topic_prefix = f"{settings.namespace}." if settings.namespace else ""
+        self.ops_topic = self.topic_prefix + TOPIC_OPS_COMMANDS
+
+    def _addressed_to_us(self, record: Record) -> bool:
+        """Commands are keyed `all` or by the service they are for (CONTRACTS.md, ops.commands)."""
+        if record.topic != self.ops_topic or record.key is None:
+            return True
+        return record.key in (b"all", self.service.encode())
+
+    def _sort(self, records: Sequence[Record]) -> _Sorted:
+        sorted_ = _Sorted()
+        seen: dict[tuple[str, str], bytes] = {}
+        for record in records:
+            self.metrics.records_consumed.labels(self.service, record.topic).inc()
+            try:
+                envelope = read_envelope(record.value, self.entity_fields)
+            except DeadLetter as verdict:
+                sorted_.dead.append((record, verdict))
+                continue
+            if envelope.type not in self.handled_types or not self._addressed_to_us(record):
+                continue  # a known type meant for another service (ops.commands is shared)
+            inbound = Inbound(record, envelope)
+            key = (envelope.source, envelope.id)
+            if key in seen:
+                sorted_.repeats.append(inbound)
+            else:
+                seen[key] = envelope.payload_hash
+                sorted_.events.append(inbound)
+        return sorted_
+
+    async def process(self, records: Sequence[Record]) -> None:
+        """Handle a batch with bounded retries of transient errors; raise HaltedError otherwise."""
+        if self.halted:
+            raise HaltedError("consumer halted")
+        crash_point(self.settings, "after_fetch")
+        sorted_ = self._sort(records)
+        started = time.perf_counter()
+        for attempt in range(1, self.settings.retry_attempt_count_max + 1):
+            try:
+                counts = await self._transaction(sorted_)
+                break
+            except (*TRANSIENT_ERRORS, InboxRaceError) as error:
+                if attempt == self.settings.retry_attempt_count_max:
+                    self._halt("transient errors exhausted the retries", error)
+                self.metrics.transient_retries.labels(self.service).inc()
+                delay_ms = min(
+                    self.settings.retry_backoff_ms_max,
+                    self.settings.retry_backoff_ms_min * 2 ** (attempt - 1),
+                )
+                log.warning("batch.retry", attempt=attempt, delay_ms=delay_ms,
+                            error=type(error).__name__)
+                await asyncio.sleep(delay_ms * random.uniform(0.5, 1.0) / 1000)  # noqa: S311
+            except Exception as error:
+                self._halt("invariant or programming error", error)
+        crash_point(self.settings, "after_db_commit")
+        duration_s = time.perf_counter() - started
+        self.metrics.batch_duration.labels(self.service).observe(duration_s)
+        for outcome, count in counts.items():
+            self.metrics.handled.labels(self.service, outcome).inc(count)
+        log.info("batch.handled", records=len(records), duration_ms=round(duration_s * 1000, 1),
+                 **counts)
+        self.on_commit()
+
+    def _halt(self, why: str, error: BaseException) -> None:
+        self.halted = True
+        log.critical("consumer.halted", why=why, error=type(error).__name__, detail=str(error))
+        raise HaltedError(why) from error
+
+    async def _transaction(self, sorted_: _Sorted) -> dict[str, int]:
+        outbox = Outbox(self.service, self.metrics, self.now, self.topic_prefix)
+        async with self.pool.acquire() as proxy, proxy.transaction():
+            conn = as_connection(proxy)
+            dead = await self._claim_dead_letters(conn, sorted_.dead)
+            for record, verdict in dead:
+                outbox.dead_letter(record, self.consumer_group, verdict.reason)
+            new, duplicates, conflicts = await self._claim_events(conn, sorted_)
+            conflicts = await self._record_conflicts(conn, conflicts)
+            crash_point(self.settings, "mid_transaction")
+            if new or conflicts:
+                await self.handler(conn, Batch(new, conflicts), outbox)
+            await outbox.flush(conn)
+        return {
+            "new": len(new), "duplicate": duplicates, "conflict": len(conflicts),
+            "dead_letter": len(dead), "published": len(outbox.rows),
+        }
+
+    async def _claim_dead_letters(
+        self, conn: asyncpg.Connection, dead: list[tuple[Record, DeadLetter]]
+    ) -> list[tuple[Record, DeadLetter]]:
+        """Only positions not seen before: a redelivered unreadable record is dead-lettered once."""
+        if not dead:
+            return []
+        sql = _RECORD_POSITION_SQL.format(
+            table="dead_letter", columns="reason, detail", arrays="$4::text[], $5::text[]"
+        )
+        rows = await conn.fetch(
+            sql,
+            [r.topic for r, _ in dead], [r.partition for r, _ in dead],
+            [r.offset for r, _ in dead], [v.reason for _, v in dead],
+            [v.detail[:500] for _, v in dead],
+        )
+        fresh = {(row[0], row[1], row[2]) for row in rows}
+        return [(r, v) for r, v in dead if (r.topic, r.partition, r.offset) in fresh]
+
+    async def _claim_events(
+        self, conn: asyncpg.Connection, sorted_: _Sorted
+    ) -> tuple[list[Inbound], int, list[Inbound]]:
+        events = sorted_.events
+        if not events:
+            return [], len(sorted_.repeats), []
+        rows = await conn.fetch(
+            _CLAIM_SQL, self.consumer_group,
+            [e.envelope.source for e in events], [e.envelope.id for e in events],
+            [e.envelope.payload_hash for e in events], [e.record.topic for e in events],
+            [e.record.partition for e in events], [e.record.offset for e in events],
+        )
+        verdicts = {(row["source"], row["event_id"]): row for row in rows}
+        new: list[Inbound] = []
+        conflicts: list[Inbound] = []
+        duplicates = 0
+        hashes: dict[tuple[str, str], bytes] = {}
+        for event in events:
+            key = (event.envelope.source, event.envelope.id)
+            row = verdicts[key]
+            if row["is_new"]:
+                new.append(event)
+                hashes[key] = event.envelope.payload_hash
+                continue
+            if row["prior_hash"] is None:
+                raise InboxRaceError(str(key))
+            hashes[key] = row["prior_hash"]
+            if row["prior_hash"] == event.envelope.payload_hash:
+                duplicates += 1
+            else:
+                conflicts.append(event)
+        for repeat in sorted_.repeats:
+            key = (repeat.envelope.source, repeat.envelope.id)
+            if hashes.get(key) == repeat.envelope.payload_hash:
+                duplicates += 1
+            else:
+                conflicts.append(repeat)
+        return new, duplicates, conflicts
+
+    async def _record_conflicts(
+        self, conn: asyncpg.Connection, conflicts: list[Inbound]
+    ) -> list[Inbound]:
+        if not conflicts:
+            return []
+        sql = _RECORD_POSITION_SQL.format(
+            table="inbox_conflict",
+            columns="consumer, source, event_id, payload_hash, value",
+            arrays="$4::text[], $5::text[], $6::text[], $7::bytea[], $8::bytea[]",
+        )
+        rows = await conn.fetch(
+            sql,
+            [c.record.topic for c in conflicts], [c.record.partition for c in conflicts],
+            [c.record.offset for c in conflicts], [self.consumer_group] * len(conflicts),
+            [c.envelope.source for c in conflicts], [c.envelope.id for c in conflicts],
+            [c.envelope.payload_hash for c in conflicts],
+            [c.record.value or b"" for c in conflicts],
+        )
+        fresh = {(row[0], row[1], row[2]) for row in rows}
+        return [
+            c for c in conflicts if (c.record.topic, c.record.partition, c.record.offset) in fresh
+        ]
+
+
+class Producer(Protocol):
+    async def send(
+        self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> Awaitable[Any]: ...
+
+
+class OutboxRelay:
+    """Publishes unpublished outbox rows in id order and marks them; one relay per schema at once.
+
+    A transaction-scoped advisory lock keeps a second instance of the service from publishing the
+    same rows concurrently, which would break per-key order.
+    """
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        pool: asyncpg.Pool,
+        producer: Any,
+        settings: Settings,
+        metrics: Metrics,
+        schema: str,
+    ) -> None:
+        self.service = service
+        self.schema = schema
+        self.pool = pool
+        self.producer = producer
+        self.settings = settings
+        self.metrics = metrics
+        self.wakeup = asyncio.Event()
+        self._stopping = False
+
+    def stop(self) -> None:
+        self._stopping = True
+        self.wakeup.set()
+
+    async def run(self) -> None:
+        while not self._stopping:
+            try:
+                published = await self.publish_once()
+            except TRANSIENT_ERRORS as error:
+                log.warning("relay.retry", error=type(error).__name__)
+                await asyncio.sleep(self.settings.retry_backoff_ms_max / 1000)
+                continue
+            if published == 0:
+                self.wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), self.settings.relay_idle_ms / 1000)
+
+    async def publish_once(self) -> int:
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval(
+                "SELECT pg_try_advisory_xact_lock(hashtext($1))", f"relay:{self.schema}"
+            ):
+                return 0
+            rows = await conn.fetch(
+                "SELECT id, topic, key, value, header_names, header_values FROM outbox"
+                " WHERE published_at IS NULL ORDER BY id LIMIT $1",
+                self.settings.relay_batch_size_max,
+            )
+            if not rows:
+                self.metrics.outbox_backlog.labels(self.service).set(0)
+                return 0
+            futures = [
+                await self.producer.send(
+                    row["topic"], value=row["value"], key=row["key"],
+                    headers=list(zip(row["header_names"], row["header_values"], strict=True)),
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*futures)
+            crash_point(self.settings, "relay_after_send")
+            await conn.execute(
+                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+                [row["id"] for row in rows],
+            )
+            for row in rows:
+                self.metrics.events_published.labels(self.service, row["topic"]).inc()
+            return len(rows)

@@ -1,0 +1,55 @@
+"""Prometheus metrics every service exposes; labels never carry identity numbers or entity ids."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    """One registry per service process, so tests can build several services in one process."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.registry = CollectorRegistry()
+        labels = ["service"]
+        self.records_consumed = Counter(
+            "pension_records_consumed_total", "Records fetched from Kafka",
+            [*labels, "topic"], registry=self.registry,
+        )
+        self.handled = Counter(
+            "pension_records_handled_total", "Records handled, by outcome",
+            [*labels, "outcome"], registry=self.registry,
+        )
+        self.rejections = Counter(
+            "pension_rejections_total", "Rejection reasons emitted, by reason code",
+            [*labels, "event_type", "code"], registry=self.registry,
+        )
+        self.dead_letters = Counter(
+            "pension_dead_letters_total", "Records sent to the dead-letter topic, by reason",
+            [*labels, "reason"], registry=self.registry,
+        )
+        self.events_published = Counter(
+            "pension_events_published_total", "Outbox events published",
+            [*labels, "topic"], registry=self.registry,
+        )
+        self.batch_duration = Histogram(
+            "pension_batch_duration_seconds", "Time to handle one consumed batch",
+            labels, registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.transient_retries = Counter(
+            "pension_transient_retries_total", "Batch retries after transient database errors",
+            labels, registry=self.registry,
+        )
+        self.consumer_lag = Gauge(
+            "pension_consumer_lag_records", "Records behind the end of each partition",
+            [*labels, "topic", "partition"], registry=self.registry,
+        )
+        self.outbox_backlog = Gauge(
+            "pension_outbox_backlog_events", "Outbox events not yet published",
+            labels, registry=self.registry,
+        )
+        self.business = Gauge(
+            "pension_business_gauge", "Business figures operators ask about",
+            [*labels, "name", "fiscal_entity_code"], registry=self.registry,
+        )

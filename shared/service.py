@@ -1,0 +1,266 @@
+"""The composition root every service shares: broker, pool, processor, relay, health, schedule.
+
+A service supplies a `ServiceSpec` (its name, topics, handled types, batch handler and migrations)
+and gets a FastStream app whose subscriber consumes in batches with manual acknowledgement: the
+offsets are committed only after the batch's database transaction commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from faststream import AckPolicy, FastStream
+from faststream.kafka import KafkaBroker, KafkaMessage
+
+from shared.contracts.registry import ENTITY_FIELDS, TOPIC_OPS_COMMANDS
+from shared.db import create_pool, migrate
+from shared.http import HealthServer
+from shared.logging import configure_logging, get_logger
+from shared.messaging import (
+    BatchHandler,
+    BatchProcessor,
+    Cause,
+    HaltedError,
+    Outbox,
+    OutboxRelay,
+    Record,
+    as_connection,
+)
+from shared.metrics import Metrics
+from shared.settings import Settings
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+PRODUCER_REQUEST_BYTES_MAX = 5 * 1024 * 1024
+log = get_logger("service")
+
+
+def now_shanghai() -> dt.datetime:
+    return dt.datetime.now(SHANGHAI)
+
+
+@dataclass(slots=True)
+class Runtime:
+    """What exists only while the app runs; filled in at start-up, never at import."""
+
+    settings: Settings
+    metrics: Metrics
+    pool: asyncpg.Pool | None = None
+    producer: AIOKafkaProducer | None = None
+    processor: BatchProcessor | None = None
+    relay: OutboxRelay | None = None
+    health: HealthServer | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+HandlerFactory = Callable[[Runtime], BatchHandler]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    name: str
+    topics: tuple[str, ...]
+    handled_types: frozenset[str]
+    handler_factory: HandlerFactory
+    migrations_package: str
+    http_port_default: int
+    scheduled_command_types: tuple[str, ...] = ()
+    description: str = ""
+    entity_fields: dict[str, str] = field(default_factory=lambda: ENTITY_FIELDS)
+
+
+def to_record(raw: Any) -> Record:
+    return Record(
+        topic=raw.topic,
+        partition=raw.partition,
+        offset=raw.offset,
+        key=raw.key,
+        value=raw.value,
+        headers=tuple((name, value or b"") for name, value in (raw.headers or ())),
+    )
+
+
+async def _no_decode(message: Any) -> None:
+    """Records are decoded by the messaging layer, which knows how to dead-letter bad ones."""
+    return
+
+
+def build_app(spec: ServiceSpec, settings: Settings) -> tuple[FastStream, Runtime]:
+    runtime = Runtime(settings=settings, metrics=Metrics(spec.name))
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        request_timeout_ms=settings.kafka_request_timeout_ms,
+        client_id=spec.name,
+        enable_idempotence=True,
+        acks="all",
+    )
+
+    @broker.subscriber(
+        *(settings.topic(topic) for topic in spec.topics),
+        group_id=settings.schema_for(spec.name),
+        batch=True,
+        max_records=settings.batch_records_max,
+        batch_timeout_ms=settings.batch_timeout_ms,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.MANUAL,
+        max_partition_fetch_bytes=PRODUCER_REQUEST_BYTES_MAX,
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
+        decoder=_no_decode,
+        title=f"{spec.name}/consume",
+        description=spec.description,
+    )
+    async def consume(message: KafkaMessage) -> None:  # annotated: the whole batch
+        processor = runtime.processor
+        assert processor is not None
+        raw = message.raw_message
+        records = [to_record(r) for r in (raw if isinstance(raw, tuple) else (raw,))]
+        try:
+            await processor.process(records)
+        except HaltedError:
+            # Rewind so no offset passes the failed batch, then stop the process loudly.
+            await message.nack()
+            _request_exit()
+            await asyncio.sleep(3600)
+            return
+        await message.ack()
+
+    app = FastStream(broker, logger=None)
+
+    @app.on_startup
+    async def start_resources() -> None:
+        await _start(spec, runtime)
+
+    @app.after_startup
+    async def start_background() -> None:
+        await _start_background(spec, runtime)
+
+    @app.after_shutdown
+    async def stop_resources() -> None:
+        await _stop(runtime)
+
+    return app, runtime
+
+
+def _request_exit() -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+async def _start(spec: ServiceSpec, runtime: Runtime) -> None:
+    settings = runtime.settings
+    schema = settings.schema_for(spec.name)
+    runtime.pool = pool = await create_pool(settings, schema, spec.name)
+    applied = await migrate(pool, schema, ["shared.migrations", spec.migrations_package])
+    log.info("service.migrated", service=spec.name, applied=applied)
+    runtime.producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=f"{spec.name}-relay",
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        max_request_size=PRODUCER_REQUEST_BYTES_MAX,
+        request_timeout_ms=settings.kafka_request_timeout_ms,
+    )
+    await runtime.producer.start()
+    runtime.relay = relay = OutboxRelay(
+        service=spec.name, pool=pool, producer=runtime.producer, settings=settings,
+        metrics=runtime.metrics, schema=schema,
+    )
+    runtime.processor = BatchProcessor(
+        service=spec.name,
+        consumer_group=schema,
+        pool=pool,
+        entity_fields=spec.entity_fields,
+        handled_types=spec.handled_types,
+        handler=spec.handler_factory(runtime),
+        settings=settings,
+        metrics=runtime.metrics,
+        now=now_shanghai,
+        on_commit=relay.wakeup.set,
+    )
+
+
+async def _start_background(spec: ServiceSpec, runtime: Runtime) -> None:
+    assert runtime.relay is not None
+    runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
+    runtime.health = HealthServer(
+        host=runtime.settings.http_host,
+        port=runtime.settings.http_port or spec.http_port_default,
+        registry=runtime.metrics.registry,
+        ready=lambda: _ready(runtime),
+        alive=lambda: runtime.processor is not None and not runtime.processor.halted,
+    )
+    port = await runtime.health.start()
+    log.info("service.started", service=spec.name, http_port=port)
+    if runtime.settings.schedule_enabled and spec.scheduled_command_types:
+        runtime.tasks.append(asyncio.create_task(_schedule(spec, runtime), name="schedule"))
+
+
+async def _ready(runtime: Runtime) -> dict[str, bool]:
+    checks = {"database": False, "kafka_producer": runtime.producer is not None}
+    if runtime.pool is not None:
+        try:
+            async with runtime.pool.acquire(timeout=2) as conn:
+                checks["database"] = await conn.fetchval("SELECT true") is True
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            checks["database"] = False
+    checks["consumer_running"] = runtime.processor is not None and not runtime.processor.halted
+    return checks
+
+
+async def _schedule(spec: ServiceSpec, runtime: Runtime) -> None:
+    """Publish this service's daily commands through its own outbox, so they are auditable."""
+    while True:
+        today = now_shanghai()
+        run_at = today.replace(hour=runtime.settings.schedule_hour_local, minute=0, second=0,
+                               microsecond=0)
+        if run_at <= today:
+            run_at += dt.timedelta(days=1)
+        await asyncio.sleep((run_at - today).total_seconds())
+        await publish_scheduled_commands(spec, runtime, run_at.date())
+
+
+async def publish_scheduled_commands(spec: ServiceSpec, runtime: Runtime, as_of: dt.date) -> None:
+    assert runtime.pool is not None
+    prefix = f"{runtime.settings.namespace}." if runtime.settings.namespace else ""
+    outbox = Outbox(spec.name, runtime.metrics, now_shanghai, prefix)
+    command_id = f"schedule-{spec.name}-{as_of.isoformat()}"
+    cause = Cause(f"/{spec.name}/schedule", command_id, command_id)
+    for command_type in spec.scheduled_command_types:
+        outbox.event(topic=TOPIC_OPS_COMMANDS, key=spec.name, event_type=command_type,
+                     data={"command_id": command_id, "as_of": as_of.isoformat()}, cause=cause)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await outbox.flush(as_connection(conn))
+
+
+async def _stop(runtime: Runtime) -> None:
+    if runtime.relay is not None:
+        runtime.relay.stop()
+    for task in runtime.tasks:
+        task.cancel()
+    await asyncio.gather(*runtime.tasks, return_exceptions=True)
+    if runtime.health is not None:
+        await runtime.health.stop()
+    if runtime.producer is not None:
+        await runtime.producer.stop()
+    if runtime.pool is not None:
+        await runtime.pool.close()
+
+
+def run_service(spec: ServiceSpec) -> None:
+    """`python -m services.<name>`: settings from the environment, then run until a signal."""
+    configure_logging()
+    settings = Settings()  # pyright: ignore[reportCallIssue]  # filled from the environment
+    app, runtime = build_app(spec, settings)
+    asyncio.run(app.run())
+    if runtime.processor is not None and runtime.processor.halted:
+        sys.exit(70)  # EX_SOFTWARE: a supervisor must see that the consumer stopped itself

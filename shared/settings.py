@@ -1,0 +1,65 @@
+"""Settings of every service, from the environment; limits carry units and are checked at start."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CrashPoint = Literal["after_fetch", "mid_transaction", "after_db_commit", "relay_after_send"]
+
+
+class Settings(BaseSettings):
+    """One service's configuration. `DATABASE_URL` and `KAFKA_BOOTSTRAP_SERVERS` have no default."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str
+    database_url: SecretStr
+    rule_set: Literal["production", "local"] = "production"
+    # Isolates a test run on a shared broker and database: topics become "<namespace>.<topic>",
+    # the schema and consumer group "<service>_<namespace>". Empty in production.
+    namespace: str = Field("", pattern=r"^([a-z][a-z0-9]{0,20})?$")
+
+    batch_records_max: int = Field(500, ge=1, le=10_000)
+    batch_timeout_ms: int = Field(100, ge=1, le=10_000)
+    record_bytes_max: int = Field(4 * 1024 * 1024, ge=1024)
+    kafka_request_timeout_ms: int = Field(30_000, ge=1_000)
+    kafka_session_timeout_ms: int = Field(10_000, ge=1_000)
+    kafka_max_poll_interval_ms: int = Field(300_000, ge=10_000)
+
+    db_pool_size_min: int = Field(1, ge=1)
+    db_pool_size_max: int = Field(8, ge=1, le=100)
+    db_connect_timeout_ms: int = Field(10_000, ge=100)
+    db_statement_timeout_ms: int = Field(60_000, ge=100)
+    db_lock_timeout_ms: int = Field(10_000, ge=100)
+
+    retry_attempt_count_max: int = Field(8, ge=1, le=100)
+    retry_backoff_ms_min: int = Field(100, ge=1)
+    retry_backoff_ms_max: int = Field(5_000, ge=1)
+
+    relay_batch_size_max: int = Field(1_000, ge=1, le=50_000)
+    relay_idle_ms: int = Field(50, ge=1, le=60_000)
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(0, ge=0, le=65535)
+
+    schedule_enabled: bool = True
+    schedule_hour_local: int = Field(1, ge=0, le=23)
+
+    crash_at: CrashPoint | None = Field(None, alias="PENSION_CRASH_AT")
+
+    def topic(self, name: str) -> str:
+        return f"{self.namespace}.{name}" if self.namespace else name
+
+    def schema_for(self, service: str) -> str:
+        return f"{service}_{self.namespace}" if self.namespace else service
+
+    @model_validator(mode="after")
+    def _limits_are_ordered(self) -> Self:
+        if self.db_pool_size_min > self.db_pool_size_max:
+            raise ValueError("db_pool_size_min must be <= db_pool_size_max")
+        if self.retry_backoff_ms_min > self.retry_backoff_ms_max:
+            raise ValueError("retry_backoff_ms_min must be <= retry_backoff_ms_max")
+        return self

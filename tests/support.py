@@ -1,0 +1,207 @@
+"""Helpers for tests against the real broker and database: topics, publishing, reading, waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from shared.contracts.wire import CONTENT_TYPE
+from shared.service import Runtime, ServiceSpec, build_app
+from shared.settings import Settings
+
+WAIT_S_MAX = 60.0
+
+
+def bootstrap() -> str:
+    return os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+
+
+def database_url() -> str:
+    return os.environ["DATABASE_URL"]
+
+
+def random_name(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+async def create_topics(names: list[str], partitions: int = 3) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap())
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(name, partitions, 1, topic_configs={"max.message.bytes": "4259840"})
+             for name in names]
+        )
+    finally:
+        await admin.close()
+
+
+def cloudevent(event_type: str, data: dict[str, Any], *, source: str = "/tax/150000",
+               event_id: str | None = None, **attributes: Any) -> bytes:
+    event = {
+        "specversion": "1.0",
+        "id": event_id or str(uuid.uuid4()),
+        "source": source,
+        "type": event_type,
+        "time": dt.datetime.now(dt.UTC).isoformat(),
+        "datacontenttype": "application/json",
+        "data": data,
+        **attributes,
+    }
+    return json.dumps(event, ensure_ascii=False).encode()
+
+
+async def publish(topic: str, records: list[tuple[bytes | None, bytes | None]],
+                  headers: list[tuple[str, bytes]] | None = None) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap(), enable_idempotence=True,
+                                acks="all", max_request_size=5 * 1024 * 1024)
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(topic, value=value, key=key,
+                                headers=headers or [("content-type", CONTENT_TYPE.encode())])
+            for key, value in records
+        ]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+@dataclass(frozen=True)
+class Received:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: dict[str, bytes]
+
+    @property
+    def event(self) -> dict[str, Any]:
+        return json.loads(self.value)  # type: ignore[no-any-return]
+
+
+async def read_topic(topic: str, *, until: Callable[[list[Received]], bool],
+                     timeout_s: float = WAIT_S_MAX) -> list[Received]:
+    """Read a topic from the beginning (no group) until `until(records)` or the timeout."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(), enable_auto_commit=False,
+                                auto_offset_reset="earliest", group_id=None,
+                                max_partition_fetch_bytes=5 * 1024 * 1024)
+    await consumer.start()
+    received: list[Received] = []
+    try:
+        partitions = await partitions_of(consumer, topic)
+        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        await consumer.seek_to_beginning()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not until(received):
+            batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+            for records in batches.values():
+                received.extend(
+                    Received(r.topic, r.partition, r.offset, r.key, r.value,
+                             dict(r.headers or ()))
+                    for r in records
+                )
+    finally:
+        await consumer.stop()
+    return received
+
+
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    # partitions_for_topic() only knows subscribed topics; ask the cluster for all of them.
+    cluster = await consumer._client.fetch_all_metadata()
+    return set(cluster.partitions_for_topic(topic) or ())
+
+
+async def wait_for(check: Callable[[], Awaitable[bool]], timeout_s: float = WAIT_S_MAX,
+                   what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+async def committed_lag(group: str, topic: str) -> int:
+    """Records of `topic` not yet committed by `group` (end offset minus committed offset)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(), group_id=None,
+                                enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap())
+    await consumer.start()
+    await admin.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in await partitions_of(consumer, topic)]
+        ends = await consumer.end_offsets(partitions)
+        committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+        return sum(
+            ends[tp] - (committed[tp].offset if tp in committed and committed[tp].offset >= 0
+                        else 0)
+            for tp in partitions
+        )
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def connect_db(schema: str) -> asyncpg.Connection:
+    return await asyncpg.connect(database_url(), server_settings={"search_path": schema})
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def topic_names() -> list[str]:
+    """The topics of deploy/topics.txt (name only)."""
+    names = []
+    for raw_line in (REPO_ROOT / "deploy" / "topics.txt").read_text().splitlines():
+        line = raw_line.split("#", 1)[0].strip()
+        if line:
+            names.append(line.split()[0])
+    return names
+
+
+async def create_namespace() -> str:
+    """A fresh namespace: every project topic as "<ns>.<topic>" (3 partitions), own schemas."""
+    namespace = "t" + uuid.uuid4().hex[:12]
+    await create_topics([f"{namespace}.{name}" for name in topic_names()], partitions=3)
+    return namespace
+
+
+def settings_for_tests(namespace: str = "", **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "kafka_bootstrap_servers": bootstrap(),
+        "database_url": database_url(),
+        "schedule_enabled": False,
+        "batch_timeout_ms": 50,
+        "http_port": 0,
+        "namespace": namespace,
+        "rule_set": "local",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def service_running(spec: ServiceSpec, namespace: str = "",
+                          **overrides: object) -> AsyncIterator[Runtime]:
+    """Run a service in this event loop until the block ends."""
+    app, runtime = build_app(spec, settings_for_tests(namespace, **overrides))
+    await app.start()
+    try:
+        yield runtime
+    finally:
+        await app.stop()
