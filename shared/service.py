@@ -12,7 +12,7 @@ import datetime as dt
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,6 +27,7 @@ from shared.db import create_pool, migrate
 from shared.http import HealthServer
 from shared.logging import configure_logging, get_logger
 from shared.messaging import (
+    TRANSIENT_ERRORS,
     BatchHandler,
     BatchProcessor,
     Cause,
@@ -60,9 +61,14 @@ class Runtime:
     relay: OutboxRelay | None = None
     health: HealthServer | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    broker: KafkaBroker | None = None
 
 
 HandlerFactory = Callable[[Runtime], BatchHandler]
+GaugeRow = tuple[str, str, int]
+"""(gauge name, fiscal entity code or "", value): a business figure operators ask about."""
+BusinessGauges = Callable[[asyncpg.Connection], Awaitable[list[GaugeRow]]]
+WATCH_INTERVAL_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +81,7 @@ class ServiceSpec:
     http_port_default: int
     scheduled_command_types: tuple[str, ...] = ()
     description: str = ""
+    business_gauges: BusinessGauges | None = None
     entity_fields: dict[str, str] = field(default_factory=lambda: ENTITY_FIELDS)
 
 
@@ -135,6 +142,7 @@ def build_app(spec: ServiceSpec, settings: Settings) -> tuple[FastStream, Runtim
         await message.ack()
 
     app = FastStream(broker, logger=None)
+    runtime.broker = broker
 
     @app.on_startup
     async def start_resources() -> None:
@@ -201,8 +209,47 @@ async def _start_background(spec: ServiceSpec, runtime: Runtime) -> None:
     )
     port = await runtime.health.start()
     log.info("service.started", service=spec.name, http_port=port)
+    runtime.tasks.append(asyncio.create_task(_watch(spec, runtime), name="watch"))
     if runtime.settings.schedule_enabled and spec.scheduled_command_types:
         runtime.tasks.append(asyncio.create_task(_schedule(spec, runtime), name="schedule"))
+
+
+async def _watch(spec: ServiceSpec, runtime: Runtime) -> None:
+    """Refresh the gauges: consumer lag per partition, outbox backlog, business figures."""
+    while True:
+        await asyncio.sleep(WATCH_INTERVAL_S)
+        try:
+            await _refresh_lag(spec, runtime)
+            await _refresh_database_gauges(spec, runtime)
+        except (*TRANSIENT_ERRORS, asyncpg.PostgresError) as error:
+            log.warning("watch.failed", error=type(error).__name__)
+
+
+async def _refresh_lag(spec: ServiceSpec, runtime: Runtime) -> None:
+    assert runtime.broker is not None
+    for subscriber in runtime.broker.subscribers:
+        consumer = getattr(subscriber, "consumer", None)
+        if consumer is None:
+            continue
+        for partition in consumer.assignment():
+            highwater = consumer.highwater(partition)
+            if highwater is None:
+                continue
+            position = await consumer.position(partition)
+            runtime.metrics.consumer_lag.labels(
+                spec.name, partition.topic, str(partition.partition)
+            ).set(max(0, highwater - position))
+
+
+async def _refresh_database_gauges(spec: ServiceSpec, runtime: Runtime) -> None:
+    assert runtime.pool is not None
+    async with runtime.pool.acquire() as proxy:
+        conn = as_connection(proxy)
+        backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        runtime.metrics.outbox_backlog.labels(spec.name).set(backlog)
+        if spec.business_gauges is not None:
+            for name, entity, value in await spec.business_gauges(conn):
+                runtime.metrics.business.labels(spec.name, name, entity).set(value)
 
 
 async def _ready(runtime: Runtime) -> dict[str, bool]:

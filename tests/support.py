@@ -23,6 +23,10 @@ from shared.service import Runtime, ServiceSpec, build_app
 from shared.settings import Settings
 
 WAIT_S_MAX = 60.0
+# What tests create on the shared broker and database, removed at the end of the session so
+# test topics do not pile up on the local broker (tests/conftest.py).
+CREATED_TOPICS: list[str] = []
+CREATED_SCHEMA_PATTERNS: list[str] = []
 
 
 def bootstrap() -> str:
@@ -38,6 +42,7 @@ def random_name(prefix: str) -> str:
 
 
 async def create_topics(names: list[str], partitions: int = 3) -> None:
+    CREATED_TOPICS.extend(names)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap())
     await admin.start()
     try:
@@ -157,6 +162,29 @@ async def committed_lag(group: str, topic: str) -> int:
         await admin.close()
 
 
+async def remove_created() -> None:
+    """Delete the topics and schemas this session created."""
+    if CREATED_TOPICS:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap())
+        await admin.start()
+        try:
+            await admin.delete_topics(sorted(set(CREATED_TOPICS)))
+        finally:
+            await admin.close()
+        CREATED_TOPICS.clear()
+    if CREATED_SCHEMA_PATTERNS:
+        conn = await asyncpg.connect(database_url())
+        try:
+            schemas = await conn.fetch(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE ANY($1::text[])",
+                CREATED_SCHEMA_PATTERNS)
+            for row in schemas:
+                await conn.execute(f'DROP SCHEMA "{row[0]}" CASCADE')
+        finally:
+            await conn.close()
+        CREATED_SCHEMA_PATTERNS.clear()
+
+
 async def connect_db(schema: str) -> asyncpg.Connection:
     return await asyncpg.connect(database_url(), server_settings={"search_path": schema})
 
@@ -177,6 +205,7 @@ def topic_names() -> list[str]:
 async def create_namespace() -> str:
     """A fresh namespace: every project topic as "<ns>.<topic>" (3 partitions), own schemas."""
     namespace = "t" + uuid.uuid4().hex[:12]
+    CREATED_SCHEMA_PATTERNS.append(f"%\\_{namespace}")
     await create_topics([f"{namespace}.{name}" for name in topic_names()], partitions=3)
     return namespace
 

@@ -86,6 +86,13 @@ class NotionalInterestRequested(Contract):
     year: Annotated[int, Field(ge=2000, le=2200)]
 
 
+EVENT_MODELS: dict[str, type[Contract]] = {
+    "ops.deadline_check.requested.v1": DeadlineCheckRequested,
+    "ops.notional_interest.requested.v1": NotionalInterestRequested,
+    "ops.command.rejected.v1": CommandRejected,
+}
+
+
 def parse_date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
@@ -96,12 +103,15 @@ def reasons_from_error(
     *,
     data: Mapping[str, Any] | None = None,
     line_kind: Literal["line", "plain"] = "plain",
+    dotted: bool = False,
 ) -> list[dict[str, Any]]:
     """Turn pydantic errors into CONTRACTS.md reasons, one per failing field.
 
     The code comes from the innermost field name that has one of its own (`amount_paid` ->
     AMOUNT_INVALID); everything else is FIELD_INVALID. With `line_kind="line"`, errors inside
-    `lines[i]` carry that line's `line_no` when it is an integer.
+    `lines[i]` carry that line's `line_no` when it is an integer. With `dotted=True` the reason's
+    `field` is the whole path (`source.entity_code`), so two nested objects with the same field
+    names get a reason each; the code still comes from the innermost name.
     """
     reasons: list[dict[str, Any]] = []
     seen: set[tuple[str, int | None, str]] = set()
@@ -109,6 +119,8 @@ def reasons_from_error(
         location = [part for part in item["loc"] if isinstance(part, (str, int))]
         field = _field_name(location)
         code = codes_by_field.get(field, "FIELD_INVALID")
+        if dotted:
+            field = ".".join(part for part in location if isinstance(part, str)) or field
         line_no = _line_no(location, data) if line_kind == "line" else None
         key = (code, line_no, field)
         if key in seen:

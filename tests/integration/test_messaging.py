@@ -17,6 +17,7 @@ import pytest
 from shared.service import Runtime, ServiceSpec
 from tests.integration.probe_service import PROBE_DONE_TYPE, PROBE_TYPE, probe_spec
 from tests.support import (
+    CREATED_SCHEMA_PATTERNS,
     cloudevent,
     committed_lag,
     connect_db,
@@ -48,6 +49,7 @@ class Probe:
 
 async def new_probe() -> Probe:
     probe = Probe(random_name("probe"), random_name("probe.in"))
+    CREATED_SCHEMA_PATTERNS.append(probe.name)
     await create_topics([probe.topic, probe.out, probe.dlq])
     return probe
 
@@ -234,6 +236,7 @@ async def test_relay_killed_between_send_and_mark_resends_the_same_event_id() ->
     assert out[0].event["id"] == out[1].event["id"]
     # Downstream: a second service consuming the outbound topic applies the event once.
     downstream = Probe(random_name("probe"), probe.out)
+    CREATED_SCHEMA_PATTERNS.append(downstream.name)
     await create_topics([downstream.out, downstream.dlq])
     spec = probe_spec(downstream.name, downstream.topic)
     spec = dataclasses.replace(spec, handled_types=frozenset({PROBE_DONE_TYPE}))

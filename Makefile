@@ -1,0 +1,57 @@
+# pension-streams: the commands people type. Everything installs what it needs itself
+# (virtualenv, Kafka jars from Maven Central, PostgreSQL from Debian) and reuses what is there.
+#   make demo    start everything and feed a realistic month for all 14 fiscal entities
+#   make test    lint, start the stack, run every test, stop what it started
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV ?= .venv
+PYTHON ?= python3
+STACK := bash deploy/stack.sh
+SERVICES := bash deploy/services.sh
+DEMO_ARGS ?=
+
+.PHONY: help venv up down status services-up services-down test test-unit lint demo bench docs
+
+help:
+	@echo "make demo | test | up | down | status | lint | bench | docs"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV) \
+		|| { apt-get install -y -q python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	@touch $@
+
+# The stack (Kafka, PostgreSQL) and the three services, in the background.
+up: venv
+	$(STACK) up
+	$(SERVICES) up
+
+down:
+	$(SERVICES) down
+	$(STACK) down
+
+status:
+	$(STACK) status
+	$(SERVICES) status
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy shared services tests demo deploy/topics.py
+
+test-unit: venv
+	$(VENV)/bin/pytest tests/unit -q
+
+test: lint
+	bash deploy/test.sh
+
+demo: up
+	bash deploy/demo.sh $(DEMO_ARGS)
+
+bench: venv
+	bash deploy/bench.sh
+
+docs: venv
+	$(VENV)/bin/python -m shared.contracts.export

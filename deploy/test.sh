@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# `make test`: start the stack if it is not running, run every test against the real
+# Kafka and PostgreSQL, then stop only what this run started.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if bash deploy/stack.sh status >/dev/null 2>&1; then
+    started_here=false
+else
+    started_here=true
+fi
+stop_stack() {
+    if [ "$started_here" = true ]; then
+        bash deploy/stack.sh down || true
+    fi
+}
+trap stop_stack EXIT
+
+bash deploy/stack.sh up
+eval "$(bash deploy/stack.sh env)"
+export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL
+started=$SECONDS
+.venv/bin/pytest -q -p no:cacheprovider "$@"
+echo "test: pytest took $((SECONDS - started)) s"
