@@ -8,7 +8,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +69,7 @@ def cloudevent(event_type: str, data: dict[str, Any], *, source: str = "/tax/150
     return json.dumps(event, ensure_ascii=False).encode()
 
 
-async def publish(topic: str, records: list[tuple[bytes | None, bytes | None]],
+async def publish(topic: str, records: Sequence[tuple[bytes | None, bytes | None]],
                   headers: list[tuple[str, bytes]] | None = None) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap(), enable_idempotence=True,
                                 acks="all", max_request_size=5 * 1024 * 1024)
