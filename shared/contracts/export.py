@@ -55,14 +55,15 @@ def render_schemas() -> dict[str, str]:
 def render_asyncapi() -> dict[str, str]:
     # Building an app connects to nothing; these values only fill the document's server entry.
     settings = Settings(kafka_bootstrap_servers="kafka:9092",
-                        database_url="postgresql://docs@localhost/docs")  # type: ignore[arg-type]
+                        database_url="postgresql://docs@localhost/docs")
     rendered: dict[str, str] = {}
     for service in SERVICE_APPS:
         module = importlib.import_module(f"services.{service}.app")
-        app, _ = build_app(module.spec(), settings)
-        document = AsyncAPI(app.broker, title=f"pension-streams {service}", version="1.0.0",
+        _, runtime = build_app(module.spec(), settings)
+        assert runtime.broker is not None
+        document = AsyncAPI(runtime.broker, title=f"pension-streams {service}", version="1.0.0",
                             schema_version="3.0.0")
-        jsonable = document.to_jsonable()
+        jsonable = document.to_specification().to_jsonable()
         rendered[f"{service}.json"] = json.dumps(jsonable, indent=2, ensure_ascii=False) + "\n"
     return rendered
 

@@ -82,9 +82,18 @@ def loads_strict(raw: bytes) -> Any:
     return value
 
 
+def _decimal_as_object(value: Any) -> Any:
+    """loads_strict reads JSON fractions as Decimal, which json cannot dump: tag its exact text
+    so a number such as 12.5 still hashes apart from the string "12.5"."""
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 def dumps_canonical(value: Any) -> bytes:
     """Stable bytes for hashing and publishing: sorted keys, no spaces, UTF-8."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True,
+                      default=_decimal_as_object).encode()
 
 
 def payload_hash(event_type: str, data: dict[str, Any]) -> bytes:
@@ -165,7 +174,7 @@ def read_envelope(raw: bytes | None, entity_fields: dict[str, str]) -> Envelope:
         subject=event.get("subject"),
         correlation_id=event.get("correlationid") or event["id"],
         data=data,
-        entity_id=entity_id if isinstance(entity_id, str) else json.dumps(entity_id),
+        entity_id=entity_id if isinstance(entity_id, str) else dumps_canonical(entity_id).decode(),
         payload_hash=payload_hash(event["type"], data),
     )
 
