@@ -202,7 +202,8 @@ async def _start_background(spec: ServiceSpec, runtime: Runtime) -> None:
     runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
     runtime.health = HealthServer(
         host=runtime.settings.http_host,
-        port=runtime.settings.http_port or spec.http_port_default,
+        port=(spec.http_port_default if runtime.settings.http_port is None
+              else runtime.settings.http_port),
         registry=runtime.metrics.registry,
         ready=lambda: _ready(runtime),
         alive=lambda: runtime.processor is not None and not runtime.processor.halted,

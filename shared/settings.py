@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     relay_idle_ms: int = Field(50, ge=1, le=60_000)
 
     http_host: str = "127.0.0.1"
-    http_port: int = Field(0, ge=0, le=65535)
+    # None: the service's own default port; 0: any free port (tests run several at once).
+    http_port: int | None = Field(None, ge=0, le=65535)
 
     schedule_enabled: bool = True
     schedule_hour_local: int = Field(1, ge=0, le=23)
