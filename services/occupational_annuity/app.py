@@ -1,0 +1,42 @@
+"""Composition root of occupational_annuity: its ServiceSpec for shared.service."""
+
+from __future__ import annotations
+
+from services.occupational_annuity import checks, inbound
+from services.occupational_annuity.handlers import make_handler
+from services.occupational_annuity.rules import load_rules
+from shared.messaging import BatchHandler
+from shared.service import Runtime, ServiceSpec, run_service
+
+NAME = "occupational_annuity"
+TOPICS = ("collection.declarations", "transfer.notices", "ops.commands")
+HANDLED_TYPES = frozenset({
+    inbound.DECLARATION_REGISTERED,
+    inbound.CONTRIBUTION_SETTLED,
+    inbound.NOTICE_SETTLED,
+    inbound.NOTICE_FAILED,
+    checks.DEADLINE_CHECK,
+    checks.NOTIONAL_INTEREST,
+})
+
+
+def _handler(runtime: Runtime) -> BatchHandler:
+    # Rules load at start-up from the settings, never at import: a bad rule file stops the start.
+    return make_handler(load_rules(runtime.settings.rule_set))
+
+
+def spec() -> ServiceSpec:
+    return ServiceSpec(
+        name=NAME,
+        topics=TOPICS,
+        handled_types=HANDLED_TYPES,
+        handler_factory=_handler,
+        migrations_package="services.occupational_annuity.migrations",
+        http_port_default=8103,
+        scheduled_command_types=(checks.DEADLINE_CHECK,),
+        description=__doc__ or "",
+    )
+
+
+def main() -> None:
+    run_service(spec())

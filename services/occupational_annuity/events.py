@@ -1,0 +1,192 @@
+"""Outbound event payloads built from domain decisions (pure: no I/O, no clock).
+
+`annuity.*` payloads go through the pydantic models of shared/contracts/annuity.py, so a payload
+that breaks its contract fails here, at the producer. `transfer.requested.v1` belongs to
+fund_transfer's contract; it is built as a plain dict with exactly CONTRACTS.md's fields
+("transfer.requests"), and the unit tests check it field by field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Final, Literal
+
+from services.occupational_annuity.domain import (
+    REGION_CODE,
+    Credit,
+    EntityPosting,
+    Rate,
+    RemittancePlan,
+    TopupAssessment,
+    TopupMember,
+)
+from shared.contracts import annuity as contract
+from shared.money import format_yuan
+
+TRANSFER_REQUESTED: Final = "transfer.requested.v1"
+TOPIC_TRANSFER_REQUESTS: Final = "transfer.requests"
+ANNUITY_FUND: Final = "occupational_annuity"
+TransferPurpose = Literal["annuity_remittance", "annuity_interest_topup"]
+
+
+def credited(credit: Credit) -> dict[str, Any]:
+    declaration = credit.declaration
+    return contract.ContributionCredited(
+        declaration_id=declaration.declaration_id,
+        revision=declaration.revision,
+        payment_id=credit.payment_id,
+        fiscal_entity_code=declaration.fiscal_entity_code,
+        fee_period=declaration.fee_period,
+        unit_funding=declaration.unit_funding,
+        credits=[
+            contract.MemberCredit(
+                person_id=m.person_id,
+                individual_real=format_yuan(m.individual_real_fen),
+                unit_real=format_yuan(m.unit_real_fen),
+                unit_notional=format_yuan(m.unit_notional_fen),
+            )
+            for m in credit.members
+        ],
+        individual_real_total=format_yuan(credit.total("individual_real")),
+        unit_real_total=format_yuan(credit.total("unit_real")),
+        unit_notional_total=format_yuan(credit.total("unit_notional")),
+    ).model_dump()
+
+
+def uncredited(declaration_id: str, payment_id: str) -> dict[str, Any]:
+    return contract.ContributionUncredited(
+        declaration_id=declaration_id, payment_id=payment_id, reason="UNDERPAID"
+    ).model_dump()
+
+
+def transfer_requested(
+    *,
+    request_id: str,
+    purpose: TransferPurpose,
+    period: str,
+    amount_fen: int,
+    source: tuple[str, str],
+    due_on: dt.date,
+) -> dict[str, Any]:
+    """fund_transfer's `transfer.requested.v1`; annuity money always lands at the region's
+    collection account (DOMAIN.md, "Accounts")."""
+    return {
+        "request_id": request_id,
+        "purpose": purpose,
+        "fund": ANNUITY_FUND,
+        "period": period,
+        "amount": format_yuan(amount_fen),
+        "source": {"entity_code": source[0], "kind": source[1]},
+        "target": {"entity_code": REGION_CODE, "kind": "annuity_collection"},
+        "due_on": due_on.isoformat(),
+    }
+
+
+def remittance_transfer(plan: RemittancePlan) -> dict[str, Any]:
+    return transfer_requested(
+        request_id=plan.remittance_id, purpose="annuity_remittance", period=plan.fee_period,
+        amount_fen=plan.amount_fen, source=(plan.fiscal_entity_code, "annuity_collection"),
+        due_on=plan.due_on,
+    )
+
+
+def remittance_requested(plan: RemittancePlan, rule_version: str) -> dict[str, Any]:
+    return contract.RemittanceRequested(
+        remittance_id=plan.remittance_id,
+        fiscal_entity_code=plan.fiscal_entity_code,
+        fee_period=plan.fee_period,
+        sequence=plan.sequence,
+        amount=format_yuan(plan.amount_fen),
+        requested_on=plan.requested_on.isoformat(),
+        due_on=plan.due_on.isoformat(),
+        rule_version=rule_version,
+    ).model_dump()
+
+
+def remittance_completed(
+    row: dict[str, Any], notice_id: str, value_date: dt.date, on_time: bool
+) -> dict[str, Any]:
+    return contract.RemittanceCompleted(
+        remittance_id=row["remittance_id"],
+        fiscal_entity_code=row["fiscal_entity_code"],
+        fee_period=row["fee_period"],
+        notice_id=notice_id,
+        amount=format_yuan(row["amount_fen"]),
+        value_date=value_date.isoformat(),
+        on_time=on_time,
+    ).model_dump()
+
+
+def remittance_overdue(row: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
+    return contract.RemittanceOverdue(
+        remittance_id=row["remittance_id"],
+        fiscal_entity_code=row["fiscal_entity_code"],
+        fee_period=row["fee_period"],
+        amount=format_yuan(row["amount_fen"]),
+        due_on=row["due_on"].isoformat(),
+        as_of=as_of.isoformat(),
+    ).model_dump()
+
+
+def topup_assessed(assessment: TopupAssessment) -> dict[str, Any]:
+    return contract.InterestTopupAssessed(
+        assessment_id=assessment.assessment_id,
+        sequence=assessment.sequence,
+        fiscal_entity_code=assessment.fiscal_entity_code,
+        fee_period=assessment.fee_period,
+        interest_from=assessment.interest_from.isoformat(),
+        interest_to=assessment.interest_to.isoformat(),
+        total=format_yuan(assessment.total_fen),
+        members=[
+            contract.TopupMember(person_id=m.person_id, principal=format_yuan(m.principal_fen),
+                                 interest=format_yuan(m.interest_fen))
+            for m in assessment.members
+        ],
+        funding_due_on=assessment.funding_due_on.isoformat(),
+        rule_version=assessment.rule_version,
+    ).model_dump()
+
+
+def topup_transfer(assessment: TopupAssessment) -> dict[str, Any]:
+    """The paying entity's treasury funds the top-up from its special account."""
+    return transfer_requested(
+        request_id=assessment.assessment_id, purpose="annuity_interest_topup",
+        period=assessment.fee_period, amount_fen=assessment.total_fen,
+        source=(assessment.fiscal_entity_code, "special"), due_on=assessment.funding_due_on,
+    )
+
+
+def topup_allocated(
+    row: dict[str, Any], notice_id: str, members: list[TopupMember]
+) -> dict[str, Any]:
+    return contract.InterestTopupAllocated(
+        assessment_id=row["assessment_id"],
+        fiscal_entity_code=row["fiscal_entity_code"],
+        fee_period=row["fee_period"],
+        notice_id=notice_id,
+        amount_funded=format_yuan(row["total_fen"]),
+        allocations=[
+            contract.TopupAllocation(person_id=m.person_id, amount=format_yuan(m.interest_fen))
+            for m in members
+        ],
+    ).model_dump()
+
+
+def notional_posted(
+    posting: EntityPosting, year: int, rate: Rate, command_id: str, rule_version: str
+) -> dict[str, Any]:
+    return contract.NotionalInterestPosted(
+        year=year,
+        fiscal_entity_code=posting.fiscal_entity_code,
+        rate=rate.text,
+        member_count=posting.member_count,
+        total=format_yuan(posting.total_fen),
+        command_id=command_id,
+        rule_version=rule_version,
+    ).model_dump()
+
+
+def notional_refused(command_id: str, year: int) -> dict[str, Any]:
+    return contract.NotionalInterestRefused(
+        command_id=command_id, year=year, reason="RATE_NOT_CONFIGURED"
+    ).model_dump()

@@ -1,0 +1,476 @@
+"""SQL of occupational_annuity, on its own schema (the pool's search_path); `$1` parameters only.
+
+Rows that two batches could race on are locked in key order (declarations, period accounts,
+credits), and every "at most once" effect has a unique key that the insert claims, so a replay or
+a concurrent zombie batch finds the work done instead of doing it again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import asyncpg
+
+from services.occupational_annuity.domain import (
+    Declaration,
+    Line,
+    NotionalBalance,
+    NotionalPosting,
+    PeriodPosition,
+    RemittancePlan,
+    Settlement,
+    TopupAssessment,
+    TopupBlocked,
+    TopupMember,
+)
+
+# ---- declarations and payments -----------------------------------------------------------------
+
+_UPSERT_DECLARATIONS = """
+INSERT INTO declaration AS d (declaration_id, revision, scheme, fiscal_entity_code, fee_period,
+                              unit_funding)
+SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[])
+ON CONFLICT (declaration_id) DO UPDATE
+   SET revision = excluded.revision, scheme = excluded.scheme,
+       fiscal_entity_code = excluded.fiscal_entity_code, fee_period = excluded.fee_period,
+       unit_funding = excluded.unit_funding, registered_at = now()
+ WHERE d.revision < excluded.revision AND d.credited_at IS NULL
+RETURNING declaration_id
+"""
+
+
+async def upsert_declarations(
+    conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]
+) -> set[str]:
+    """Insert new declarations or apply a higher revision; returns the ids whose lines to replace.
+
+    A revision arriving after the credit is ignored: the credited lines stay what was paid for.
+    """
+    ordered = sorted(rows, key=lambda row: str(row[0]))  # key order: no deadlock between batches
+    columns = [list(column) for column in zip(*ordered, strict=True)]
+    found = await conn.fetch(_UPSERT_DECLARATIONS, *columns)
+    return {row["declaration_id"] for row in found}
+
+
+async def replace_lines(
+    conn: asyncpg.Connection, declaration_ids: Sequence[str], lines: Sequence[tuple[Any, ...]]
+) -> None:
+    await conn.execute(
+        "DELETE FROM declaration_line WHERE declaration_id = ANY($1::text[])", list(declaration_ids)
+    )
+    if lines:
+        await conn.copy_records_to_table(
+            "declaration_line", records=lines,
+            columns=["declaration_id", "line_no", "person_id", "employer_fen", "employee_fen"],
+        )
+
+
+async def drop_waiting_settlements(
+    conn: asyncpg.Connection, declaration_ids: Sequence[str]
+) -> None:
+    """Payments of declarations that turned out to be of another scheme are not ours to hold."""
+    await conn.execute(
+        "DELETE FROM settlement WHERE declaration_id = ANY($1::text[])", list(declaration_ids)
+    )
+
+
+_INSERT_SETTLEMENTS = """
+INSERT INTO settlement (payment_id, declaration_id, revision, status, paid_on, amount_paid_fen,
+                        amount_outstanding_fen)
+SELECT t.payment_id, t.declaration_id, t.revision, t.status, t.paid_on, t.paid, t.outstanding
+FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::date[], $6::bigint[], $7::bigint[])
+     WITH ORDINALITY AS t(payment_id, declaration_id, revision, status, paid_on, paid, outstanding,
+                          n)
+WHERE NOT EXISTS (SELECT 1 FROM declaration d
+                  WHERE d.declaration_id = t.declaration_id AND d.scheme <> 'occupational_annuity')
+ORDER BY t.n
+ON CONFLICT (payment_id) DO NOTHING
+RETURNING payment_id
+"""
+
+
+async def insert_settlements(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> set[str]:
+    """Store new payments in arrival order; returns the payment ids that were new."""
+    found = await conn.fetch(_INSERT_SETTLEMENTS, *(list(col) for col in zip(*rows, strict=True)))
+    return {row["payment_id"] for row in found}
+
+
+async def lock_annuity_declarations(
+    conn: asyncpg.Connection, declaration_ids: Iterable[str]
+) -> dict[str, tuple[Declaration, bool]]:
+    """The annuity declarations among the ids, locked, with their lines and a credited flag."""
+    heads = await conn.fetch(
+        "SELECT declaration_id, revision, fiscal_entity_code, fee_period, unit_funding,"
+        " credited_at IS NOT NULL AS credited FROM declaration"
+        " WHERE declaration_id = ANY($1::text[]) AND scheme = 'occupational_annuity'"
+        " ORDER BY declaration_id FOR UPDATE",
+        sorted(set(declaration_ids)),
+    )
+    lines: dict[str, list[Line]] = {}
+    for row in await conn.fetch(
+        "SELECT declaration_id, person_id, employer_fen, employee_fen FROM declaration_line"
+        " WHERE declaration_id = ANY($1::text[]) ORDER BY declaration_id, line_no",
+        [h["declaration_id"] for h in heads if not h["credited"]],
+    ):
+        lines.setdefault(row["declaration_id"], []).append(
+            Line(row["person_id"], row["employer_fen"], row["employee_fen"]))
+    return {
+        h["declaration_id"]: (
+            Declaration(h["declaration_id"], h["revision"], h["fiscal_entity_code"],
+                        h["fee_period"], h["unit_funding"],
+                        tuple(lines.get(h["declaration_id"], ()))),
+            h["credited"],
+        )
+        for h in heads
+    }
+
+
+async def load_settlements(
+    conn: asyncpg.Connection, declaration_ids: Iterable[str]
+) -> dict[str, list[Settlement]]:
+    found: dict[str, list[Settlement]] = {}
+    for row in await conn.fetch(
+        "SELECT payment_id, declaration_id, revision, status, uncredited_reported FROM settlement"
+        " WHERE declaration_id = ANY($1::text[]) ORDER BY declaration_id, arrival",
+        list(declaration_ids),
+    ):
+        found.setdefault(row["declaration_id"], []).append(Settlement(
+            row["payment_id"], row["declaration_id"], row["revision"], row["status"],
+            row["uncredited_reported"]))
+    return found
+
+
+async def mark_uncredited_reported(conn: asyncpg.Connection, payment_ids: Sequence[str]) -> None:
+    await conn.execute(
+        "UPDATE settlement SET uncredited_reported = true WHERE payment_id = ANY($1::text[])",
+        list(payment_ids),
+    )
+
+
+# ---- credits and the journal -------------------------------------------------------------------
+
+_INSERT_CREDITS = """
+INSERT INTO credit (declaration_id, revision, payment_id, fiscal_entity_code, fee_period,
+                    unit_funding, individual_real_fen, unit_real_fen, unit_notional_fen,
+                    topup_state)
+SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::bigint[], $8::bigint[], $9::bigint[], $10::text[])
+ON CONFLICT (declaration_id) DO NOTHING
+RETURNING declaration_id
+"""
+
+
+async def insert_credits(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> set[str]:
+    """Claim one credit per declaration; returns the declarations credited by this call."""
+    found = await conn.fetch(_INSERT_CREDITS, *(list(col) for col in zip(*rows, strict=True)))
+    claimed = {row["declaration_id"] for row in found}
+    await conn.execute(
+        "UPDATE declaration SET credited_at = now() WHERE declaration_id = ANY($1::text[])",
+        sorted(claimed),
+    )
+    return claimed
+
+
+async def insert_entries(conn: asyncpg.Connection, entries: Sequence[tuple[Any, ...]]) -> None:
+    """Journal rows (person, sub-ledger, fen, entity, period, effective_on, source kind, id)."""
+    if not entries:
+        return
+    await conn.execute(
+        "INSERT INTO member (person_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+        sorted({entry[0] for entry in entries}),
+    )
+    await conn.copy_records_to_table(
+        "entry", records=entries,
+        columns=["person_id", "sub_ledger", "amount_fen", "fiscal_entity_code", "fee_period",
+                 "effective_on", "source_kind", "source_id"],
+    )
+
+
+async def add_collected(conn: asyncpg.Connection, collected: Mapping[tuple[str, str], int]) -> None:
+    """Funded money newly credited per (entity, period); sorted so batches lock in one order."""
+    keys = sorted(collected)
+    await conn.execute(
+        "INSERT INTO period_account AS p (fiscal_entity_code, fee_period, collected_fen)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])"
+        " ON CONFLICT (fiscal_entity_code, fee_period)"
+        " DO UPDATE SET collected_fen = p.collected_fen + excluded.collected_fen",
+        [k[0] for k in keys], [k[1] for k in keys], [collected[k] for k in keys],
+    )
+
+
+# ---- remittance --------------------------------------------------------------------------------
+
+
+async def lock_unrequested_periods(conn: asyncpg.Connection) -> list[PeriodPosition]:
+    rows = await conn.fetch(
+        "SELECT fiscal_entity_code, fee_period, collected_fen, requested_fen, remittance_count"
+        " FROM period_account WHERE requested_fen < collected_fen"
+        " AND fiscal_entity_code <> '150000' ORDER BY fiscal_entity_code, fee_period FOR UPDATE"
+    )
+    return [PeriodPosition(*row) for row in rows]
+
+
+async def insert_remittances(conn: asyncpg.Connection, plans: Sequence[RemittancePlan]) -> None:
+    await conn.executemany(
+        "INSERT INTO remittance (remittance_id, fiscal_entity_code, fee_period, sequence,"
+        " amount_fen, requested_on, due_on, status)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, 'requested')",
+        [(p.remittance_id, p.fiscal_entity_code, p.fee_period, p.sequence, p.amount_fen,
+          p.requested_on, p.due_on) for p in plans],
+    )
+    await conn.executemany(
+        "UPDATE period_account SET requested_fen = requested_fen + $3,"
+        " remittance_count = remittance_count + 1"
+        " WHERE fiscal_entity_code = $1 AND fee_period = $2",
+        [(p.fiscal_entity_code, p.fee_period, p.amount_fen) for p in plans],
+    )
+
+
+async def open_remittances(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT remittance_id, fiscal_entity_code, fee_period, sequence, amount_fen, due_on"
+        " FROM remittance WHERE status = 'requested'"
+        " ORDER BY fiscal_entity_code, fee_period, sequence"
+    )
+    return [dict(row) for row in rows]
+
+
+async def claim_overdue_reports(
+    conn: asyncpg.Connection, remittance_ids: Sequence[str], as_of: dt.date
+) -> set[str]:
+    """At most one overdue report per remittance and as_of date."""
+    found = await conn.fetch(
+        "INSERT INTO remittance_overdue (remittance_id, as_of)"
+        " SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING RETURNING remittance_id",
+        list(remittance_ids), as_of,
+    )
+    return {row["remittance_id"] for row in found}
+
+
+async def lock_remittances(conn: asyncpg.Connection, ids: Sequence[str]) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT remittance_id, fiscal_entity_code, fee_period, amount_fen, due_on, status"
+        " FROM remittance WHERE remittance_id = ANY($1::text[]) ORDER BY remittance_id FOR UPDATE",
+        list(ids),
+    )
+    return [dict(row) for row in rows]
+
+
+async def complete_remittance(
+    conn: asyncpg.Connection, remittance_id: str, notice_id: str, value_date: dt.date,
+    on_time: bool,
+) -> None:
+    await conn.execute(
+        "UPDATE remittance SET status = 'completed', notice_id = $2, value_date = $3,"
+        " on_time = $4 WHERE remittance_id = $1",
+        remittance_id, notice_id, value_date, on_time,
+    )
+
+
+# ---- interest top-up ---------------------------------------------------------------------------
+
+
+async def lock_pending_topup_credits(conn: asyncpg.Connection) -> dict[tuple[str, str], list[str]]:
+    """Credits collected before investment start and not yet assessed, by (entity, period)."""
+    rows = await conn.fetch(
+        "SELECT declaration_id, fiscal_entity_code, fee_period FROM credit"
+        " WHERE topup_state = 'pending' ORDER BY declaration_id FOR UPDATE"
+    )
+    found: dict[tuple[str, str], list[str]] = {}
+    for row in rows:
+        found.setdefault((row["fiscal_entity_code"], row["fee_period"]), []).append(
+            row["declaration_id"])
+    return found
+
+
+async def principals(
+    conn: asyncpg.Connection, declaration_ids: Sequence[str]
+) -> dict[tuple[str, str], dict[str, int]]:
+    """Funded credits (individual_real + unit_real) per member, by (entity, period)."""
+    rows = await conn.fetch(
+        "SELECT fiscal_entity_code, fee_period, person_id, sum(amount_fen)::bigint FROM entry"
+        " WHERE source_kind = 'contribution' AND source_id = ANY($1::text[])"
+        " AND sub_ledger IN ('individual_real', 'unit_real')"
+        " GROUP BY fiscal_entity_code, fee_period, person_id",
+        list(declaration_ids),
+    )
+    found: dict[tuple[str, str], dict[str, int]] = {}
+    for entity, period, person_id, principal_fen in rows:
+        found.setdefault((entity, period), {})[person_id] = principal_fen
+    return found
+
+
+async def mark_topup_not_applicable(
+    conn: asyncpg.Connection, declaration_ids: Sequence[str]
+) -> None:
+    await conn.execute(
+        "UPDATE credit SET topup_state = 'not_applicable' WHERE declaration_id = ANY($1::text[])",
+        list(declaration_ids),
+    )
+
+
+async def lock_topup_counts(
+    conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    ordered = sorted(keys)
+    rows = await conn.fetch(
+        "SELECT p.fiscal_entity_code, p.fee_period, p.topup_count FROM period_account p"
+        " JOIN unnest($1::text[], $2::text[]) AS k(e, f)"
+        " ON p.fiscal_entity_code = k.e AND p.fee_period = k.f"
+        " ORDER BY p.fiscal_entity_code, p.fee_period FOR UPDATE OF p",
+        [k[0] for k in ordered], [k[1] for k in ordered],
+    )
+    return {(row[0], row[1]): row[2] for row in rows}
+
+
+async def insert_assessment(
+    conn: asyncpg.Connection, assessment: TopupAssessment, declaration_ids: Sequence[str],
+    as_of: dt.date,
+) -> None:
+    a = assessment
+    await conn.execute(
+        "INSERT INTO topup_assessment (assessment_id, fiscal_entity_code, fee_period, sequence,"
+        " interest_from, interest_to, total_fen, assessed_on, funding_due_on, rule_version, status)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        a.assessment_id, a.fiscal_entity_code, a.fee_period, a.sequence, a.interest_from,
+        a.interest_to, a.total_fen, as_of, a.funding_due_on, a.rule_version,
+        "funding" if a.total_fen > 0 else "nothing_to_fund",
+    )
+    await conn.copy_records_to_table(
+        "topup_member",
+        records=[(a.assessment_id, m.person_id, m.principal_fen, m.interest_fen)
+                 for m in a.members],
+        columns=["assessment_id", "person_id", "principal_fen", "interest_fen"],
+    )
+    await conn.execute(
+        "UPDATE credit SET topup_state = 'assessed', topup_assessment_id = $1"
+        " WHERE declaration_id = ANY($2::text[])",
+        a.assessment_id, list(declaration_ids),
+    )
+    await conn.execute(
+        "UPDATE period_account SET topup_count = topup_count + 1"
+        " WHERE fiscal_entity_code = $1 AND fee_period = $2",
+        a.fiscal_entity_code, a.fee_period,
+    )
+    await conn.execute(
+        "DELETE FROM topup_hold WHERE fiscal_entity_code = $1 AND fee_period = $2",
+        a.fiscal_entity_code, a.fee_period,
+    )
+
+
+async def hold_topups(
+    conn: asyncpg.Connection, blocked: Sequence[TopupBlocked], as_of: dt.date
+) -> None:
+    await conn.executemany(
+        "INSERT INTO topup_hold AS h (fiscal_entity_code, fee_period, missing_years,"
+        " first_seen_on, last_seen_on) VALUES ($1, $2, $3, $4, $4)"
+        " ON CONFLICT (fiscal_entity_code, fee_period) DO UPDATE"
+        " SET missing_years = excluded.missing_years,"
+        " last_seen_on = greatest(h.last_seen_on, excluded.last_seen_on)",
+        [(b.fiscal_entity_code, b.fee_period, list(b.missing_years), as_of) for b in blocked],
+    )
+
+
+async def lock_assessments(conn: asyncpg.Connection, ids: Sequence[str]) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT assessment_id, fiscal_entity_code, fee_period, total_fen, status"
+        " FROM topup_assessment WHERE assessment_id = ANY($1::text[])"
+        " ORDER BY assessment_id FOR UPDATE",
+        list(ids),
+    )
+    return [dict(row) for row in rows]
+
+
+async def topup_members(conn: asyncpg.Connection, assessment_id: str) -> list[TopupMember]:
+    rows = await conn.fetch(
+        "SELECT person_id, principal_fen, interest_fen FROM topup_member"
+        " WHERE assessment_id = $1 ORDER BY person_id",
+        assessment_id,
+    )
+    return [TopupMember(*row) for row in rows]
+
+
+async def mark_allocated(conn: asyncpg.Connection, assessment_id: str, notice_id: str) -> None:
+    await conn.execute(
+        "UPDATE topup_assessment SET status = 'allocated', notice_id = $2 WHERE assessment_id = $1",
+        assessment_id, notice_id,
+    )
+
+
+# ---- transfer notices --------------------------------------------------------------------------
+
+
+async def our_request_ids(conn: asyncpg.Connection, ids: Sequence[str]) -> set[str]:
+    rows = await conn.fetch(
+        "SELECT remittance_id AS id FROM remittance WHERE remittance_id = ANY($1::text[])"
+        " UNION ALL SELECT assessment_id FROM topup_assessment"
+        " WHERE assessment_id = ANY($1::text[])",
+        list(ids),
+    )
+    return {row["id"] for row in rows}
+
+
+async def claim_notice(conn: asyncpg.Connection, values: Mapping[str, Any]) -> bool:
+    """Record a notice outcome once; False when it was handled before."""
+    claimed = await conn.fetchval(
+        "INSERT INTO transfer_notice (notice_id, outcome, purpose, covers, amount_fen,"
+        " amount_settled_fen, value_date, reason, replaced_by)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING true",
+        values["notice_id"], values["outcome"], values["purpose"], values["covers"],
+        values["amount_fen"], values["amount_settled_fen"], values.get("value_date"),
+        values.get("reason"), values.get("replaced_by"),
+    )
+    return claimed is True
+
+
+# ---- notional interest -------------------------------------------------------------------------
+
+
+async def notional_balances(
+    conn: asyncpg.Connection, cutoff: dt.date, year: int
+) -> list[NotionalBalance]:
+    """unit_notional money effective before the cutoff, for members not yet posted that year."""
+    rows = await conn.fetch(
+        "SELECT e.person_id, e.fiscal_entity_code, sum(e.amount_fen)::bigint FROM entry e"
+        " WHERE e.sub_ledger = 'unit_notional' AND e.effective_on < $1"
+        " AND NOT EXISTS (SELECT 1 FROM notional_posting p WHERE p.person_id = e.person_id"
+        "   AND p.fiscal_entity_code = e.fiscal_entity_code AND p.year = $2)"
+        " GROUP BY e.person_id, e.fiscal_entity_code",
+        cutoff, year,
+    )
+    return [NotionalBalance(*row) for row in rows]
+
+
+async def claim_notional_postings(
+    conn: asyncpg.Connection, postings: Sequence[NotionalPosting], year: int, rate: str,
+    command_id: str,
+) -> set[tuple[str, str]]:
+    """Once per (member, entity, year): returns the pairs this call posted."""
+    rows = await conn.fetch(
+        "INSERT INTO notional_posting (person_id, fiscal_entity_code, year, balance_fen,"
+        " interest_fen, rate, command_id)"
+        " SELECT p, e, $5, b, i, $6, $7"
+        " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS t(p, e, b, i)"
+        " ON CONFLICT DO NOTHING RETURNING person_id, fiscal_entity_code",
+        [p.person_id for p in postings], [p.fiscal_entity_code for p in postings],
+        [p.balance_fen for p in postings], [p.interest_fen for p in postings],
+        year, rate, command_id,
+    )
+    return {(row[0], row[1]) for row in rows}
+
+
+# ---- bookkeeping -------------------------------------------------------------------------------
+
+
+async def record_ignored(
+    conn: asyncpg.Connection, rows: Sequence[tuple[str, str, str, list[dict[str, Any]]]]
+) -> None:
+    await conn.executemany(
+        "INSERT INTO ignored_event (source, event_id, event_type, reasons)"
+        " VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING",
+        [(source, event_id, event_type, json.dumps(reasons))
+         for source, event_id, event_type, reasons in rows],
+    )
