@@ -1,0 +1,316 @@
+"""`python -m demo.feed`: publish a realistic month and walk it through its deadlines.
+
+Steps: an early payment, the declarations (one revised before payment), the subsidy
+appropriations, the payments; then, unless --inbound-only, wait until the services are idle,
+settle the subsidy notices they issued (one partial, one failed and its replacement, one
+overpaid), run deadline checks on the 6th and 16th of the next month and settle the annuity
+remittance and top-up notices each check makes the services issue. Progress goes to stderr, a
+summary to stdout. Exit 0 when everything predicted happened, 1 otherwise, 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, TextIO
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from demo import finance
+from demo.events import CONTENT_TYPE, Message
+from demo.generate import DemoMonth, FeedConfig, generate_month
+from shared.cli.common import CliEnv, CliError, period_arg, print_json
+from shared.cli.kafka import consumer, partitions_of, producer
+from shared.cli.status import wait_idle
+from shared.clock import SHANGHAI
+from shared.contracts.wire import NotJsonError, loads_strict
+from shared.money import MoneyFormatError, parse_yuan
+
+SEND_CHUNK: Final = 1_000
+NOTICES_TOPIC: Final = "transfer.notices"
+NOTICE_GRACE_S: Final = 15  # after the services went idle, notices are already published
+BAR_WIDTH: Final = 30
+
+
+class Progress:
+    """`[#####     ] 52% declarations 1560/3000` on stderr: redrawn on a terminal, otherwise a
+    line per tenth so a CI log stays short."""
+
+    def __init__(self, label: str, total: int, stream: TextIO | None = None) -> None:
+        self.label, self.total, self.done = label, total, 0
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self._last_tenth = -1
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        percent = 100 * self.done // self.total if self.total else 100
+        filled = BAR_WIDTH * percent // 100
+        line = (f"[{'#' * filled}{' ' * (BAR_WIDTH - filled)}] {percent:3d}% "
+                f"{self.label} {self.done}/{self.total}")
+        if self.tty:
+            self.stream.write("\r" + line + ("\n" if self.done >= self.total else ""))
+        elif percent // 10 != self._last_tenth:
+            self._last_tenth = percent // 10
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def note(text: str) -> None:
+    print(f"feed: {text}", file=sys.stderr, flush=True)
+
+
+@dataclass(slots=True)
+class Publisher:
+    """One idempotent producer for the whole feed; chunks of sends, then wait for all acks."""
+
+    kafka: AIOKafkaProducer
+    env: CliEnv
+    counts: Counter[str] = field(default_factory=Counter)
+
+    async def publish(self, messages: Sequence[Message], label: str) -> None:
+        if not messages:
+            return
+        progress = Progress(label, len(messages))
+        for start in range(0, len(messages), SEND_CHUNK):
+            chunk = messages[start:start + SEND_CHUNK]
+            now = dt.datetime.now(SHANGHAI).isoformat(timespec="milliseconds")
+            futures = [
+                await self.kafka.send(self.env.topic(m.topic), value=m.value(now),
+                                      key=m.key.encode(),
+                                      headers=[("content-type", CONTENT_TYPE.encode())])
+                for m in chunk
+            ]
+            await asyncio.gather(*futures)
+            progress.advance(len(chunk))
+        self.counts[label] += len(messages)
+
+
+class NoticeWatcher:
+    """Reads transfer.notices from the beginning and remembers every issued notice."""
+
+    def __init__(self, kafka: AIOKafkaConsumer, topic: str) -> None:
+        self.kafka = kafka
+        self.topic = topic
+        self.seen: dict[str, finance.SeenNotice] = {}
+
+    async def start(self) -> None:
+        partitions = await partitions_of(self.kafka, self.topic)
+        self.kafka.assign(partitions)
+        await self.kafka.seek_to_beginning(*partitions)
+
+    async def wait_for(self, notice_ids: set[str],
+                       timeout_s: int) -> dict[str, finance.SeenNotice]:
+        deadline = time.monotonic() + timeout_s
+        while not notice_ids <= self.seen.keys() and time.monotonic() < deadline:
+            batches = await self.kafka.getmany(timeout_ms=500, max_records=5_000)
+            for records in batches.values():
+                for record in records:
+                    self._remember(record.value)
+        return {i: self.seen[i] for i in notice_ids if i in self.seen}
+
+    def _remember(self, value: bytes | None) -> None:
+        try:
+            event = loads_strict(value or b"")
+            data = event["data"]
+            if event.get("type") != "transfer.notice.issued.v1":
+                return
+            self.seen[data["notice_id"]] = finance.SeenNotice(
+                data["notice_id"], parse_yuan(data["amount"]),
+                str(data["source_account"]["entity_code"]))
+        except (NotJsonError, MoneyFormatError, KeyError, TypeError):
+            return  # not a notice this feeder can settle
+
+
+@dataclass(slots=True)
+class Outcome:
+    missing: list[str] = field(default_factory=list)
+    settled_requests: int = 0
+
+
+async def feed(config: FeedConfig, env: CliEnv, *, inbound_only: bool,
+               wait_s: int) -> dict[str, Any]:
+    month = generate_month(config)
+    outcome = Outcome()
+    async with producer(env.bootstrap, linger_ms=20) as kafka:
+        publisher = Publisher(kafka, env)
+        await publisher.publish(month.early, "payment before its declaration")
+        await publisher.publish(month.declaration_messages, "declarations")
+        await publisher.publish(month.appropriation_messages, "appropriations")
+        await publisher.publish(month.payment_messages, "payments")
+        if inbound_only:
+            await publisher.publish(month.held, "payment of the revised declaration")
+        else:
+            await Walkthrough(month, env, publisher, outcome, wait_s).run()
+    return summarize(month, publisher.counts, outcome, inbound_only)
+
+
+async def _idle(env: CliEnv, wait_s: int) -> None:
+    note("waiting until the services are idle")
+    try:
+        await wait_idle(env, timeout_s=wait_s, progress=note)
+    except CliError as error:
+        raise CliError(f"{error} (are the three services running?)") from error
+
+
+@dataclass(slots=True)
+class Walkthrough:
+    """The part after the inbound records: settle what the services issue, run the checks."""
+
+    month: DemoMonth
+    env: CliEnv
+    publisher: Publisher
+    outcome: Outcome
+    wait_s: int
+
+    async def run(self) -> None:
+        await _idle(self.env, self.wait_s)
+        # Only now: revision 1 has certainly replaced revision 0 before this payment arrives.
+        await self.publisher.publish(self.month.held, "payment of the revised declaration")
+        async with consumer(self.env.bootstrap) as kafka:
+            watcher = NoticeWatcher(kafka, self.env.topic(NOTICES_TOPIC))
+            await watcher.start()
+            await self.settle_subsidies(watcher)
+            await _idle(self.env, self.wait_s)
+            await self.run_checks(watcher)
+
+    async def settle_subsidies(self, watcher: NoticeWatcher) -> None:
+        """The services are idle when this starts, so the notices are out or never will be."""
+        cases, seed = self.month.subsidy_cases, self.month.config.seed
+        wanted = {case.notice_id(0) for case in cases}
+        seen = await watcher.wait_for(wanted, NOTICE_GRACE_S)
+        self.outcome.missing += [f"subsidy notice {i}" for i in sorted(wanted - seen.keys())]
+        await self.publisher.publish(finance.subsidy_settlements(cases, seen, seed),
+                                     "subsidy settlements")
+        replacements = {case.notice_id(1) for case in cases if case.outcome == "failed"
+                        and case.notice_id(0) in seen}
+        await _idle(self.env, self.wait_s)
+        seen = await watcher.wait_for(replacements, NOTICE_GRACE_S)
+        self.outcome.missing += [f"replacement notice {i}"
+                                 for i in sorted(replacements - seen.keys())]
+        await self.publisher.publish(finance.replacement_settlements(cases, seen, seed),
+                                     "replacement notice settled")
+
+    async def run_checks(self, watcher: NoticeWatcher) -> None:
+        """Each check may make the services issue remittance and top-up notices: pay them."""
+        pending = list(self.month.predicted_requests)
+        period, seed = self.month.config.period, self.month.config.seed
+        for check in self.month.deadline_checks:
+            as_of = dt.date.fromisoformat(check.data["as_of"])
+            await self.publisher.publish([check], f"deadline check as of {as_of}")
+            await _idle(self.env, self.wait_s)
+            seen = await watcher.wait_for({r.notice_id for r in pending}, NOTICE_GRACE_S)
+            value_date = max(finance.request_value_date(period), as_of)
+            settlements = finance.request_settlements(pending, seen, value_date, seed)
+            await self.publisher.publish(settlements, "annuity notices settled")
+            self.outcome.settled_requests += len(settlements)
+            pending = [r for r in pending if r.notice_id not in seen]
+            await _idle(self.env, self.wait_s)
+        self.outcome.missing += [
+            f"{r.kind} notice {r.notice_id} ({r.fiscal_entity_code} {r.fee_period})"
+            for r in pending
+        ]
+
+
+def summarize(month: DemoMonth, published: Counter[str], outcome: Outcome | None,
+              inbound_only: bool) -> dict[str, Any]:
+    declarations = month.declarations
+    defects = Counter(d.defect for d in declarations if d.defect)
+    behaviours = Counter(d.behaviour for d in declarations
+                         if d.defect is None and d.behaviour != "replaced")
+    return {
+        "config": {"employers": month.config.employers, "seed": month.config.seed,
+                   "period": month.config.period,
+                   "lines_per_employer": month.config.lines_per_employer,
+                   "invalid_percent": month.config.invalid_percent},
+        "declarations": len(declarations), "lines": month.line_count,
+        "backlog_declarations": sum(1 for d in declarations
+                                    if d.fee_period != month.config.period),
+        "invalid": dict(sorted(defects.items())),
+        "payment_behaviours": dict(sorted(behaviours.items())),
+        "payments": len(month.early) + len(month.payment_messages) + len(month.held),
+        "appropriations": len(month.appropriation_messages),
+        "predicted_requests": len(month.predicted_requests),
+        "published": dict(published),
+        "inbound_only": inbound_only,
+        "settled_requests": outcome.settled_requests if outcome else 0,
+        "missing": outcome.missing if outcome else [],
+    }
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    config = summary["config"]
+    print(f"demo month {config['period']} (seed {config['seed']}): {config['employers']} "
+          f"employers, {summary['declarations']} declarations "
+          f"({summary['backlog_declarations']} of 2018-2019), {summary['lines']} lines")
+    print("invalid on purpose: " + (", ".join(f"{k} {v}" for k, v in summary["invalid"].items())
+                                    or "none"))
+    print("valid declarations by payment: "
+          + ", ".join(f"{k} {v}" for k, v in summary["payment_behaviours"].items()))
+    for label, count in summary["published"].items():
+        print(f"published {count:>6}  {label}")
+    if summary["missing"]:
+        print(f"never issued by the services ({len(summary['missing'])}): "
+              + "; ".join(summary["missing"]))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m demo.feed", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--employers", type=int, default=3000)
+    parser.add_argument("--lines-per-employer", type=int, default=8, help="mean (default 8)")
+    parser.add_argument("--seed", type=int, default=20250301)
+    parser.add_argument("--period", type=period_arg, default="2025-03")
+    parser.add_argument("--invalid-percent", type=int, default=3)
+    parser.add_argument("--namespace", default=None,
+                        help="topic prefix '<ns>.' (default: $NAMESPACE, else none)")
+    parser.add_argument("--inbound-only", action="store_true",
+                        help="publish declarations, payments and appropriations, then stop")
+    parser.add_argument("--wait-s", type=int, default=600,
+                        help="bound of each wait for the services (default 600)")
+    parser.add_argument("--dry-run", action="store_true", help="generate and summarize only")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        config = FeedConfig(args.employers, args.lines_per_employer, args.seed, args.period,
+                            args.invalid_percent)
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else 2
+    except ValueError as error:
+        parser.print_usage(sys.stderr)
+        print(f"feed: error: {error}", file=sys.stderr)
+        return 2
+    try:
+        environ = dict(os.environ)
+        if args.namespace is not None:
+            environ["NAMESPACE"] = args.namespace
+        env = CliEnv.from_environ(environ)
+        summary = (summarize(generate_month(config), Counter(), None, True) if args.dry_run
+                   else asyncio.run(feed(config, env, inbound_only=args.inbound_only,
+                                         wait_s=args.wait_s)))
+    except (CliError, KafkaError, OSError, TimeoutError) as error:
+        print(f"feed: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 1
+    print_json(summary) if args.json else print_summary(summary)
+    if summary["missing"]:
+        print(f"feed: error: {len(summary['missing'])} predicted notice(s) never appeared",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

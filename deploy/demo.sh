@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `make demo` (after `make up`): feed a realistic month for all 14 fiscal entities through the
+# running services, then show the month's report and the status. Arguments go to the feeder,
+# e.g. `make demo DEMO_ARGS="--employers 500 --seed 7"`.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+eval "$(bash deploy/stack.sh env)"
+export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL
+started=$SECONDS
+
+echo "demo: feeding fee period 2025-03 (declarations, payments, subsidies, annuity backlog)"
+.venv/bin/python -m demo.feed "$@"
+.venv/bin/pension-ops wait-idle --timeout-s 600
+echo
+.venv/bin/pension-ops report 2025-03
+echo
+.venv/bin/pension-ops status
+echo
+echo "demo: finished in $((SECONDS - started)) s. Try: .venv/bin/pension-ops trace <declaration id>,"
+echo "      .venv/bin/pension-ops dlq list collection. Stop everything with: make down"

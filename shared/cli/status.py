@@ -1,0 +1,217 @@
+"""`status` (health, readiness and consumer lag) and `wait-idle` (block until lag 0 everywhere)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Final
+
+from shared.cli.common import SERVICES, CliEnv, CliError, positive_seconds, print_json, render_table
+from shared.cli.kafka import Lag, LagProbe, lag_probe
+
+HTTP_TIMEOUT_S: Final = 2.0
+HTTP_RESPONSE_BYTES_MAX: Final = 64 * 1024
+POLL_INTERVAL_S: Final = 0.5
+PROGRESS_INTERVAL_MS: Final = 5_000
+
+# What each service's consumer group reads (DESIGN.md's picture); lag is also shown for any
+# other topic a group has committed on, so a service that subscribes to more is still covered.
+SERVICE_INPUTS: Final[dict[str, tuple[str, ...]]] = {
+    "collection": ("tax.contribution.declarations", "tax.contribution.payments", "ops.commands"),
+    "fund_transfer": ("finance.subsidy.appropriations", "finance.transfer.settlements",
+                      "transfer.requests", "ops.commands"),
+    "occupational_annuity": ("collection.declarations", "transfer.notices", "ops.commands"),
+}
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    status = commands.add_parser(
+        "status", parents=[common], help="services' health and readiness, consumer lag",
+        description="GET /healthz and /readyz of each service (2 s timeout; `down` when "
+                    "unreachable) and each consumer group's lag per topic.",
+    )
+    status.set_defaults(run=run_status)
+    idle = commands.add_parser(
+        "wait-idle", parents=[common], help="wait until every consumer group has lag 0",
+        description="Poll until the three services' consumer groups have lag 0 on all their "
+                    "topics and no input topic grew for --settle-s seconds (so no outbox relay "
+                    "is still publishing); exit 1 after --timeout-s.",
+    )
+    idle.add_argument("--timeout-s", type=positive_seconds, default=600)
+    idle.add_argument("--settle-s", type=positive_seconds, default=3)
+    idle.set_defaults(run=run_wait_idle)
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    service: str
+    url: str
+    healthz: str
+    readyz: str
+    failing_checks: tuple[str, ...]
+
+
+async def http_get(url: str, path: str) -> tuple[int, bytes] | None:
+    """(status, body) of GET url+path, or None when nothing answers within the timeout."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise CliError(f"health URL must be http://host:port, got {url!r}")
+    request = (f"GET {path} HTTP/1.1\r\nHost: {parts.hostname}\r\n"
+               "Connection: close\r\n\r\n").encode()
+    try:
+        async with asyncio.timeout(HTTP_TIMEOUT_S):
+            reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
+            try:
+                writer.write(request)
+                await writer.drain()
+                raw = await _read_to_eof(reader)
+            finally:
+                writer.close()
+    except (OSError, TimeoutError):
+        return None
+    head, _, body = raw.partition(b"\r\n\r\n")
+    fields = head.split(b" ", 2)
+    if len(fields) < 2 or not fields[1].isdigit():
+        return None
+    return int(fields[1]), body
+
+
+async def _read_to_eof(reader: asyncio.StreamReader) -> bytes:
+    raw = b""
+    while len(raw) < HTTP_RESPONSE_BYTES_MAX:
+        chunk = await reader.read(HTTP_RESPONSE_BYTES_MAX - len(raw))
+        if not chunk:
+            break
+        raw += chunk
+    return raw
+
+
+async def service_health(service: str, url: str) -> Health:
+    alive, ready = await asyncio.gather(http_get(url, "/healthz"), http_get(url, "/readyz"))
+    healthz = "down" if alive is None else ("up" if alive[0] == 200 else f"unhealthy ({alive[0]})")
+    if ready is None:
+        return Health(service, url, healthz, "down", ())
+    if ready[0] == 200:
+        return Health(service, url, healthz, "ready", ())
+    return Health(service, url, healthz, f"not ready ({ready[0]})", _failing_checks(ready[1]))
+
+
+def _failing_checks(body: bytes) -> tuple[str, ...]:
+    try:
+        checks = json.loads(body).get("checks", {})
+    except (ValueError, AttributeError):
+        return ()
+    return tuple(sorted(name for name, ok in checks.items() if ok is not True))
+
+
+def group_topics(env: CliEnv) -> dict[str, Sequence[str]]:
+    return {env.group(service): [env.topic(t) for t in SERVICE_INPUTS[service]]
+            for service in SERVICES}
+
+
+async def run_status(args: argparse.Namespace, env: CliEnv) -> int:
+    health = await asyncio.gather(*(service_health(s, env.service_urls[s]) for s in SERVICES))
+    async with lag_probe(env.bootstrap) as probe:
+        lags = await probe.lags(group_topics(env))
+    if args.json:
+        print_json({"services": [asdict(h) for h in health],
+                    "lag": [asdict(lag) for lag in lags],
+                    "total_lag": sum(lag.lag for lag in lags)})
+        return 0
+    print("Services")
+    print(render_table(
+        ["service", "healthz", "readyz", "url"],
+        [[h.service, h.healthz, h.readyz + (f": {', '.join(h.failing_checks)}"
+                                             if h.failing_checks else ""), h.url]
+         for h in health],
+    ))
+    print()
+    print(lag_table(lags))
+    return 0
+
+
+def lag_table(lags: Sequence[Lag]) -> str:
+    rows = [[lag.group, lag.topic, str(lag.lag), "" if lag.committed else "never committed"]
+            for lag in lags]
+    return ("Consumer lag (end offsets minus committed offsets, summed over partitions; a group "
+            "that never committed on a topic lags by every record on it)\n"
+            + render_table(["group", "topic", "lag", ""], rows, right=(2,))
+            + f"\ntotal lag: {sum(lag.lag for lag in lags)}")
+
+
+@dataclass(slots=True)
+class Settling:
+    """Idle means lag 0 and end offsets unchanged for a whole settle window.
+
+    Lag 0 alone can be momentary: a service commits its offsets a moment before its outbox relay
+    publishes the events that give another service work.
+    """
+
+    settle_ms: int
+    stable_since_ms: int | None = None
+    previous_ends: dict[str, int] | None = None
+
+    def settled(self, lags: Sequence[Lag], ends: dict[str, int], now_ms: int) -> bool:
+        grew = self.previous_ends is not None and ends != self.previous_ends
+        self.previous_ends = ends
+        if grew or any(lag.lag for lag in lags):
+            self.stable_since_ms = None
+            return False
+        if self.stable_since_ms is None:
+            self.stable_since_ms = now_ms
+        return now_ms - self.stable_since_ms >= self.settle_ms
+
+
+def _now_ms() -> int:
+    return time.monotonic_ns() // 1_000_000
+
+
+async def wait_idle(env: CliEnv, *, timeout_s: int, settle_s: int = 3,
+                    progress: Callable[[str], None] | None = None) -> list[Lag]:
+    """Return once the services are idle (see Settling); CliError after timeout_s."""
+    groups = group_topics(env)
+    topics = sorted({t for ts in groups.values() for t in ts})
+    settling = Settling(settle_s * 1000)
+    deadline_ms = _now_ms() + timeout_s * 1000
+    last_progress_ms = _now_ms()
+    async with lag_probe(env.bootstrap) as probe:
+        while True:
+            lags, ends = await _snapshot(probe, groups, topics)
+            now_ms = _now_ms()
+            if settling.settled(lags, ends, now_ms):
+                return lags
+            if now_ms > deadline_ms:
+                raise CliError(f"not idle after {timeout_s} s: {_lag_summary(lags)}")
+            if progress is not None and now_ms - last_progress_ms >= PROGRESS_INTERVAL_MS:
+                progress(f"waiting for the services: {_lag_summary(lags)}")
+                last_progress_ms = now_ms
+            await asyncio.sleep(POLL_INTERVAL_S)
+
+
+async def _snapshot(probe: LagProbe, groups: Mapping[str, Sequence[str]],
+                    topics: list[str]) -> tuple[list[Lag], dict[str, int]]:
+    return await probe.lags(groups), await probe.end_offsets(topics)
+
+
+def _lag_summary(lags: Sequence[Lag]) -> str:
+    busy = [f"{lag.group} {lag.topic} {lag.lag}" for lag in lags if lag.lag]
+    return "lag " + (", ".join(busy) if busy else "0 (input topics still growing)")
+
+
+async def run_wait_idle(args: argparse.Namespace, env: CliEnv) -> int:
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    lags = await wait_idle(env, timeout_s=args.timeout_s, settle_s=args.settle_s,
+                           progress=progress)
+    if args.json:
+        print_json({"idle": True, "lag": [asdict(lag) for lag in lags]})
+    else:
+        print(f"idle: {len({lag.group for lag in lags})} consumer groups have lag 0")
+    return 0
