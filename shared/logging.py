@@ -28,6 +28,16 @@ def _masking_renderer(renderer: Any) -> Any:
     return render
 
 
+class _CurrentStderr:
+    """Writes to whatever sys.stderr is at write time (test runners swap and close streams)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str = "INFO", *, json_output: bool | None = None) -> None:
     """Idempotent; JSON unless stderr is a terminal (or `json_output` says otherwise)."""
     if json_output is None:
@@ -46,11 +56,11 @@ def configure_logging(level: str = "INFO", *, json_output: bool | None = None) -
             _masking_renderer(renderer),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
     # Library loggers (aiokafka, asyncpg) go through the same masking on stderr.
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_CurrentStderr())
     handler.setFormatter(_MaskingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
