@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support import cloudevent, create_namespace  # noqa: E402
+from tests.support import cloudevent, create_namespace, remove_created  # noqa: E402
 from tests.unit.collection import factory  # noqa: E402
 
 REGISTERED = b'"type":"collection.declaration.registered.v1"'
@@ -62,7 +62,8 @@ def start_service(namespace: str) -> subprocess.Popen[bytes]:
         "NAMESPACE": namespace, "RULE_SET": "local", "SCHEDULE_ENABLED": "false",
         "HTTP_PORT": str(free_port()),
     }
-    log = (REPO / ".state" / f"bench-collection-{namespace}.log").open("wb")
+    (REPO / "bench-results").mkdir(exist_ok=True)
+    log = (REPO / "bench-results" / f"collection-load-{namespace}.log").open("wb")
     return subprocess.Popen([sys.executable, "-m", "services.collection"], cwd=REPO, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
 
@@ -138,6 +139,7 @@ async def main() -> None:
         finally:
             service.terminate()
             service.wait(timeout=30)
+            await remove_created()  # this load's topics and schema
 
 
 if __name__ == "__main__":

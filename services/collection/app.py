@@ -1,0 +1,36 @@
+"""The composition root of collection: its ServiceSpec for the shared service shell."""
+
+from __future__ import annotations
+
+from services.collection import SERVICE_NAME
+from services.collection.handlers import DEADLINE_CHECK, make_handler
+from services.collection.rules import load_rules
+from shared.contracts.registry import TOPIC_OPS_COMMANDS
+from shared.contracts.tax import DECLARED, PAID, TOPIC_DECLARATIONS, TOPIC_PAYMENTS
+from shared.messaging import BatchHandler
+from shared.service import Runtime, ServiceSpec, run_service
+
+HTTP_PORT_DEFAULT = 8101
+
+
+def _handler_factory(runtime: Runtime) -> BatchHandler:
+    # Rules are read and checked at start-up: a bad rule file stops the service before it consumes.
+    return make_handler(load_rules(runtime.settings.rule_set))
+
+
+def spec() -> ServiceSpec:
+    return ServiceSpec(
+        name=SERVICE_NAME,
+        topics=(TOPIC_DECLARATIONS, TOPIC_PAYMENTS, TOPIC_OPS_COMMANDS),
+        handled_types=frozenset({DECLARED, PAID, DEADLINE_CHECK}),
+        handler_factory=_handler_factory,
+        migrations_package="services.collection.migrations",
+        http_port_default=HTTP_PORT_DEFAULT,
+        scheduled_command_types=(DEADLINE_CHECK,),
+        description="Validates and registers contribution declarations, matches payments, "
+        "computes late fees and reports overdue employers.",
+    )
+
+
+def main() -> None:
+    run_service(spec())

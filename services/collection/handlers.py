@@ -1,0 +1,166 @@
+"""Collection's batch handler: load what the batch touches, let the domain decide, write in bulk.
+
+One call per consumed batch, inside its transaction. Declarations and payments between two
+deadline checks form a segment: their declaration rows are locked and loaded with one query each,
+the pure `Book` plays the segment in consumption order, and its changes go back with COPY and
+unnest. A deadline check is one set-based statement over all declarations.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from services.collection import SERVICE_NAME, store
+from services.collection.domain import (
+    Account,
+    Book,
+    declaration_rejected_data,
+    overdue_data,
+    payment_reason,
+    payment_rejected_data,
+)
+from services.collection.rules import Rules
+from services.collection.validation import (
+    DeclarationCheck,
+    PaymentCheck,
+    check_deadline_command,
+    check_declaration,
+    check_payment,
+    reason,
+)
+from shared.contracts.collection import (
+    DECLARATION_REJECTED,
+    OVERDUE,
+    PAYMENT_REJECTED,
+    TOPIC_DECLARATIONS,
+)
+from shared.contracts.registry import TOPIC_OPS_COMMANDS
+from shared.contracts.tax import DECLARED, PAID
+from shared.logging import get_logger
+from shared.messaging import Batch, BatchHandler, Cause, Inbound, Outbox
+
+DEADLINE_CHECK = "ops.deadline_check.requested.v1"
+COMMAND_REJECTED = "ops.command.rejected.v1"
+SAME_ID_OTHER_CONTENT = "an event with this id and other content was received before"
+log = get_logger("collection")
+
+Check = DeclarationCheck | PaymentCheck
+
+
+def make_handler(rules: Rules) -> BatchHandler:
+    async def handle(conn: asyncpg.Connection, batch: Batch, outbox: Outbox) -> None:
+        for conflict in batch.conflicts:
+            _answer_conflict(conflict, outbox)
+        segment: list[Inbound] = []
+        for event in batch.events:
+            if event.type == DEADLINE_CHECK:
+                await _play(conn, segment, outbox, rules)
+                segment = []
+                await _deadline_check(conn, event, outbox)
+            else:
+                segment.append(event)
+        await _play(conn, segment, outbox, rules)
+
+    return handle
+
+
+def _check(event: Inbound, rules: Rules) -> Check:
+    if event.type == DECLARED:
+        return check_declaration(event.data, event.envelope.entity_id, rules)
+    assert event.type == PAID, event.type
+    return check_payment(event.data, event.envelope.entity_id)
+
+
+def _record_key(event: Inbound) -> str | None:
+    key = event.record.key
+    return key.decode("utf-8", "replace") if key else None
+
+
+async def _play(conn: asyncpg.Connection, segment: list[Inbound], outbox: Outbox,
+                rules: Rules) -> None:
+    """Declarations and payments of one segment, in consumption order."""
+    if not segment:
+        return
+    checks = [_check(event, rules) for event in segment]
+    book, stored_ids = await _load_book(conn, checks)
+    for index, (event, check) in enumerate(zip(segment, checks, strict=True)):
+        content_hash, key = event.envelope.payload_hash, _record_key(event)
+        if isinstance(check, DeclarationCheck):
+            book.declare(check, content_hash, index, key)
+        else:
+            book.pay(check, content_hash, index, key)
+    await store.save_book(conn, book, stored_ids)
+    for emit in book.emits:
+        outbox.event(topic=TOPIC_DECLARATIONS, key=emit.key, event_type=emit.event_type,
+                     data=emit.data, cause=Cause.of(segment[emit.cause]))
+
+
+async def _load_book(conn: asyncpg.Connection, checks: list[Check]) -> tuple[Book, set[str]]:
+    """One query per table for the whole segment; the declaration rows come back locked.
+
+    Returns the book and the ids that already had a row (the others are inserted on save).
+    """
+    declaration_ids: set[str] = set()
+    pairs: set[tuple[str, int]] = set()
+    payment_ids: set[str] = set()
+    for check in checks:
+        if isinstance(check, DeclarationCheck):
+            if check.recordable and check.revision is not None:
+                declaration_ids.add(check.declaration_id)
+                pairs.add((check.declaration_id, check.revision))
+        elif check.recordable:
+            payment_ids.add(check.payment_id)
+            if check.payment is not None:
+                declaration_ids.add(check.payment.declaration_id)
+    stored = await store.lock_accounts(conn, sorted(declaration_ids))
+    waiting_for = [id_ for id_, account in stored.items() if account.waiting_count > 0]
+    # A new id has no revision and no payment waiting for it: nothing to look up.
+    revisions = await store.load_revisions(conn, [p for p in pairs if p[0] in stored])
+    payments, waiting = await store.load_payments(conn, sorted(payment_ids), waiting_for)
+    accounts = {id_: stored.get(id_) or Account(id_) for id_ in declaration_ids}
+    return Book(accounts, revisions, payments, waiting), set(stored)
+
+
+async def _deadline_check(conn: asyncpg.Connection, event: Inbound, outbox: Outbox) -> None:
+    """Every registered declaration past due and not paid in full, once per as_of date."""
+    cause = Cause.of(event)
+    command = check_deadline_command(event.data, event.envelope.entity_id)
+    if command.as_of is None:
+        outbox.event(topic=TOPIC_OPS_COMMANDS, key=SERVICE_NAME, event_type=COMMAND_REJECTED,
+                     data={"command_id": command.command_id, "service": SERVICE_NAME,
+                           "reasons": command.reasons}, cause=cause)
+        return
+    as_of = command.as_of
+    rows = await store.report_overdue(conn, as_of, command.command_id)
+    for row in rows:
+        outbox.event(topic=TOPIC_DECLARATIONS, key=row.employer_uscc, event_type=OVERDUE,
+                     data=overdue_data(row, as_of), cause=cause)
+    log.info("deadline_check.done", as_of=as_of.isoformat(), overdue_reported=len(rows))
+
+
+def _answer_conflict(conflict: Inbound, outbox: Outbox) -> None:
+    """An event id reused with other content: answered, never applied (the first one stands)."""
+    data: dict[str, Any] = conflict.data
+    key = _record_key(conflict) or conflict.envelope.entity_id
+    cause = Cause.of(conflict)
+    if conflict.type == DECLARED:
+        revision = data.get("revision")
+        reasons = [reason("CONFLICTING_DUPLICATE", None, None, SAME_ID_OTHER_CONTENT)]
+        rejected = declaration_rejected_data(
+            conflict.envelope.entity_id, revision if type(revision) is int else None, reasons)
+        outbox.event(topic=TOPIC_DECLARATIONS, key=key, event_type=DECLARATION_REJECTED,
+                     data=rejected, cause=cause)
+    elif conflict.type == PAID:
+        declaration_id = data.get("declaration_id")
+        reasons = [payment_reason("CONFLICTING_DUPLICATE", None, SAME_ID_OTHER_CONTENT)]
+        rejected = payment_rejected_data(
+            conflict.envelope.entity_id,
+            declaration_id if isinstance(declaration_id, str) else None, reasons)
+        outbox.event(topic=TOPIC_DECLARATIONS, key=key, event_type=PAYMENT_REJECTED,
+                     data=rejected, cause=cause)
+    else:
+        # ops.command.rejected.v1 has no CONFLICTING_DUPLICATE code: the first command stands.
+        log.warning("command.conflict_ignored", event_type=conflict.type,
+                    command_id=conflict.envelope.entity_id)
