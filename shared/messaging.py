@@ -124,6 +124,14 @@ class Outbox:
     topic_prefix: str = ""
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     _ordinals: dict[tuple[str, str], int] = field(default_factory=dict)
+    _time_text: str = ""
+
+    @property
+    def _time(self) -> str:
+        # One timestamp per batch: the events are published together, and now() per event costs.
+        if not self._time_text:
+            self._time_text = self.now().isoformat(timespec="milliseconds")
+        return self._time_text
 
     def event(
         self, *, topic: str, key: str, event_type: str, data: dict[str, Any], cause: Cause
@@ -141,7 +149,7 @@ class Outbox:
             event_id=event_id,
             source=f"/{self.service}",
             event_type=event_type,
-            time=self.now().isoformat(timespec="milliseconds"),
+            time=self._time,
             subject=key,
             correlation_id=cause.correlation_id,
             data=data,
