@@ -1,0 +1,5 @@
+"""`python -m services.fund_transfer`."""
+
+from services.fund_transfer.app import main
+
+main()

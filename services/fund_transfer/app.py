@@ -1,0 +1,67 @@
+"""Composition root of fund_transfer: its settings, its ServiceSpec for shared.service, main()."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.fund_transfer import store
+from services.fund_transfer.accounts import load_account_book
+from services.fund_transfer.handlers import make_handler
+from services.fund_transfer.model import NOTICE_ATTEMPT_COUNT_MAX_DEFAULT, Rules
+from services.fund_transfer.validation import DEADLINE_CHECK, HANDLED_TYPES
+from shared.contracts.finance import TOPIC_APPROPRIATIONS, TOPIC_SETTLEMENTS
+from shared.contracts.registry import TOPIC_OPS_COMMANDS
+from shared.contracts.transfer import TOPIC_REQUESTS
+from shared.logging import get_logger
+from shared.messaging import BatchHandler
+from shared.service import GaugeRow, Runtime, ServiceSpec, run_service
+
+NAME = "fund_transfer"
+TOPICS = (TOPIC_APPROPRIATIONS, TOPIC_SETTLEMENTS, TOPIC_REQUESTS, TOPIC_OPS_COMMANDS)
+log = get_logger(NAME)
+
+
+class FundTransferSettings(BaseSettings):
+    """This service's own limits and data, from `FUND_TRANSFER_*` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="FUND_TRANSFER_", extra="ignore", frozen=True)
+
+    notice_attempt_count_max: int = Field(NOTICE_ATTEMPT_COUNT_MAX_DEFAULT, ge=1, le=100)
+    # None: the packaged book, whose account numbers are labelled samples (accounts.json).
+    accounts_file: Path | None = None
+
+
+def _handler(runtime: Runtime) -> BatchHandler:
+    # The book loads at start-up, never at import: a broken book stops the start.
+    config = FundTransferSettings()
+    book = load_account_book(config.accounts_file)
+    if config.accounts_file is None and runtime.settings.rule_set == "production":
+        log.warning("accounts.sample_book", detail="notices carry SAMPLE account numbers; "
+                    "set FUND_TRANSFER_ACCOUNTS_FILE to the finance department's register")
+    return make_handler(Rules(book, config.notice_attempt_count_max))
+
+
+async def _gauges(conn: asyncpg.Connection) -> list[GaugeRow]:
+    return await store.gauges(conn)
+
+
+def spec() -> ServiceSpec:
+    return ServiceSpec(
+        name=NAME,
+        topics=TOPICS,
+        handled_types=HANDLED_TYPES,
+        handler_factory=_handler,
+        migrations_package="services.fund_transfer.migrations",
+        http_port_default=8102,
+        scheduled_command_types=(DEADLINE_CHECK,),
+        description=__doc__ or "",
+        business_gauges=_gauges,
+    )
+
+
+def main() -> None:
+    run_service(spec())

@@ -1,0 +1,45 @@
+"""The batch handler: validate, load the batch's rows once, apply the domain, write in bulk.
+
+Runs inside the batch's single transaction (shared/messaging.py), so the rows, the ledger and the
+outbox events of a batch commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import asyncpg
+
+from services.fund_transfer import domain, events, store, validation
+from services.fund_transfer.model import Outbound, Rules
+from shared.messaging import Batch, BatchHandler, Cause, Inbound, Outbox
+
+
+def make_handler(rules: Rules) -> BatchHandler:
+    async def handle(conn: asyncpg.Connection, batch: Batch, outbox: Outbox) -> None:
+        items = [validation.parse(e.type, e.data, _record_key(e), rules) for e in batch.events]
+        working_set = await store.load(conn, domain.needs(items, rules), rules)
+        for inbound, item in zip(batch.events, items, strict=True):
+            _publish(outbox, inbound, domain.apply(working_set, item, rules))
+        for inbound in batch.conflicts:
+            invalid = validation.conflict(inbound.type, inbound.data, _record_key(inbound))
+            if invalid is not None:
+                _publish(outbox, inbound, [events.rejected(invalid)])
+        await store.save(conn, working_set.changes)
+
+    return handle
+
+
+def _publish(outbox: Outbox, inbound: Inbound, outbound: Iterable[Outbound]) -> None:
+    cause = Cause.of(inbound)
+    for event in outbound:
+        outbox.event(topic=event.topic, key=event.key, event_type=event.event_type,
+                     data=event.data, cause=cause)
+
+
+def _record_key(inbound: Inbound) -> str:
+    """Rejections keep the key the partner chose (its fiscal entity code, by contract)."""
+    key = inbound.record.key
+    if not key:
+        return inbound.envelope.entity_id
+    return key.decode("utf-8", errors="replace")
