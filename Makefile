@@ -39,7 +39,7 @@ status:
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy shared services tests demo deploy/topics.py
+	$(VENV)/bin/mypy shared services tests demo bench deploy/topics.py
 
 test-unit: venv
 	$(VENV)/bin/pytest tests/unit -q
