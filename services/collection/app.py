@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.collection import SERVICE_NAME
+from services.collection import SERVICE_NAME, store
 from services.collection.handlers import DEADLINE_CHECK, make_handler
 from services.collection.rules import load_rules
 from shared.contracts.registry import TOPIC_OPS_COMMANDS
@@ -24,6 +24,7 @@ def spec() -> ServiceSpec:
         topics=(TOPIC_DECLARATIONS, TOPIC_PAYMENTS, TOPIC_OPS_COMMANDS),
         handled_types=frozenset({DECLARED, PAID, DEADLINE_CHECK}),
         handler_factory=_handler_factory,
+        business_gauges=store.gauges,
         migrations_package="services.collection.migrations",
         http_port_default=HTTP_PORT_DEFAULT,
         scheduled_command_types=(DEADLINE_CHECK,),

@@ -290,3 +290,19 @@ async def report_overdue(
 ) -> list[OverdueRow]:
     rows = await conn.fetch(_OVERDUE_SQL, as_of, command_id)
     return [OverdueRow(**dict(row)) for row in rows]
+
+
+async def gauges(conn: asyncpg.Connection) -> list[tuple[str, str, int]]:
+    """Per fiscal entity: declarations past due and unpaid today (Asia/Shanghai), and their fen."""
+    rows = await conn.fetch(
+        "SELECT fiscal_entity_code, count(*) AS overdue_count,"
+        " sum(amount_due_fen - amount_paid_fen) AS outstanding_fen"
+        " FROM declaration WHERE state = 'registered' AND amount_paid_fen < amount_due_fen"
+        " AND due_on < current_date GROUP BY fiscal_entity_code")
+    return [
+        gauge
+        for row in rows
+        for gauge in (("declarations_overdue", row["fiscal_entity_code"], row["overdue_count"]),
+                      ("declarations_overdue_outstanding_fen", row["fiscal_entity_code"],
+                       row["outstanding_fen"]))
+    ]

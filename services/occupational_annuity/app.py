@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.occupational_annuity import checks, inbound
+from services.occupational_annuity import checks, inbound, store
 from services.occupational_annuity.handlers import make_handler
 from services.occupational_annuity.rules import load_rules
 from shared.messaging import BatchHandler
@@ -31,6 +31,7 @@ def spec() -> ServiceSpec:
         topics=TOPICS,
         handled_types=HANDLED_TYPES,
         handler_factory=_handler,
+        business_gauges=store.gauges,
         migrations_package="services.occupational_annuity.migrations",
         http_port_default=8103,
         scheduled_command_types=(checks.DEADLINE_CHECK,),

@@ -474,3 +474,16 @@ async def record_ignored(
         [(source, event_id, event_type, json.dumps(reasons))
          for source, event_id, event_type, reasons in rows],
     )
+
+
+async def gauges(conn: asyncpg.Connection) -> list[tuple[str, str, int]]:
+    """Per fiscal entity: remittances requested and not completed, and their fen."""
+    rows = await conn.fetch(
+        "SELECT fiscal_entity_code, count(*) AS pending_count, sum(amount_fen) AS pending_fen"
+        " FROM remittance WHERE status = 'requested' GROUP BY fiscal_entity_code")
+    return [
+        gauge
+        for row in rows
+        for gauge in (("remittances_pending", row["fiscal_entity_code"], row["pending_count"]),
+                      ("remittances_pending_fen", row["fiscal_entity_code"], row["pending_fen"]))
+    ]
