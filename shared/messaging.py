@@ -16,6 +16,7 @@ import random
 import signal
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, cast
@@ -272,10 +273,12 @@ class BatchProcessor:
         return record.key in (b"all", self.service.encode())
 
     def _sort(self, records: Sequence[Record]) -> _Sorted:
+        # Counted per topic, not per record: labels() per record showed in profiles.
+        for topic, count in Counter(record.topic for record in records).items():
+            self.metrics.records_consumed.labels(self.service, topic).inc(count)
         sorted_ = _Sorted()
         seen: dict[tuple[str, str], bytes] = {}
         for record in records:
-            self.metrics.records_consumed.labels(self.service, record.topic).inc()
             try:
                 envelope = read_envelope(record.value, self.entity_fields)
             except DeadLetter as verdict:
@@ -505,6 +508,6 @@ class OutboxRelay:
                 "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
                 [row["id"] for row in rows],
             )
-            for row in rows:
-                self.metrics.events_published.labels(self.service, row["topic"]).inc()
+            for topic, count in Counter(row["topic"] for row in rows).items():
+                self.metrics.events_published.labels(self.service, topic).inc(count)
             return len(rows)
