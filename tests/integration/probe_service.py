@@ -19,11 +19,17 @@ PROBE_TYPE = "test.probe.v1"
 PROBE_DONE_TYPE = "test.probe.done.v1"
 
 
-def probe_spec(name: str, topic: str, slow_ms: int = 0) -> ServiceSpec:
+class BrokenInvariantError(Exception):
+    """What a service raises when its own rules are broken: the consumer must halt, not skip."""
+
+
+def probe_spec(name: str, topic: str, slow_ms: int = 0, broken: bool = False) -> ServiceSpec:
     def factory(runtime: Runtime) -> BatchHandler:
         async def handle(conn: asyncpg.Connection, batch: Batch, outbox: Outbox) -> None:
             if slow_ms:
                 await asyncio.sleep(slow_ms / 1000)  # lets a test signal a batch in flight
+            if broken:
+                raise BrokenInvariantError("ledger does not balance")
             await conn.executemany(
                 "INSERT INTO effect (source, event_id, probe_id) VALUES ($1, $2, $3)",
                 [(e.envelope.source, e.envelope.id, e.data["probe_id"]) for e in batch.events],
@@ -54,4 +60,5 @@ def probe_spec(name: str, topic: str, slow_ms: int = 0) -> ServiceSpec:
 
 if __name__ == "__main__":
     run_service(probe_spec(os.environ["PROBE_NAME"], os.environ["PROBE_TOPIC"],
-                           int(os.environ.get("PROBE_SLOW_MS", "0"))))
+                           int(os.environ.get("PROBE_SLOW_MS", "0")),
+                           os.environ.get("PROBE_BROKEN") == "1"))

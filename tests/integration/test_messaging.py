@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from tests.support import (
 
 pytestmark = pytest.mark.usefixtures("stack_env")
 REPO = Path(__file__).resolve().parents[2]
+PROBE_LOG = Path(tempfile.gettempdir()) / f"pension-probe-{os.getpid()}.log"
 
 
 @dataclass
@@ -179,7 +181,8 @@ def start_probe_process(probe: Probe, **env: str) -> subprocess.Popen[bytes]:
                    "SCHEDULE_ENABLED": "false", "BATCH_TIMEOUT_MS": "50", **env}
     return subprocess.Popen(
         [sys.executable, "-m", "tests.integration.probe_service"], cwd=REPO, env=environment,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        # A file, not a pipe: an unread pipe would block a chatty process once it fills.
+        stdout=subprocess.DEVNULL, stderr=PROBE_LOG.open("ab"),
     )
 
 
@@ -271,3 +274,18 @@ async def test_shutdown_during_processing_commits_no_unprocessed_record() -> Non
 async def _probe_is_handling(process: subprocess.Popen[bytes]) -> bool:
     await asyncio.sleep(2.5)  # join the group, fetch, enter the slow handler
     return process.poll() is None
+
+
+async def test_a_broken_invariant_halts_the_consumer_loudly_and_commits_nothing() -> None:
+    probe = await new_probe()
+    await publish(probe.topic, [(b"k", probe_event(f"P-B{i}")) for i in range(3)])
+    PROBE_LOG.unlink(missing_ok=True)
+    process = start_probe_process(probe, PROBE_BROKEN="1")
+    try:
+        process.wait(60)
+    finally:
+        stop(process)
+    assert process.returncode == 70  # EX_SOFTWARE: a supervisor sees the consumer stopped itself
+    assert b"consumer.halted" in PROBE_LOG.read_bytes()
+    assert await effect_count(probe) == 0
+    assert await committed_lag(probe.name, probe.topic) == 3  # nothing skipped
