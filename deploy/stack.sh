@@ -11,6 +11,8 @@
 #   deploy/stack.sh env      print exports: eval "$(deploy/stack.sh env)"
 #   deploy/stack.sh topics   create missing topics, list the topics
 #   deploy/stack.sh psql     psql on the project database (extra args go to psql)
+#   deploy/stack.sh crash kafka|postgres   kill -9 the broker / immediate-stop the database
+#                            (fault tests); `up` restarts it
 #
 # Settings (environment):
 #   PENSION_STATE_DIR        state (data, logs, pid files); default <repo>/.state
@@ -822,8 +824,30 @@ cmd_psql() {
     exec "$psql_bin" "$url" "$@"
 }
 
+# Fault injection for tests/faults (TESTING.md): die the hard way; `up` brings it back.
+cmd_crash() {
+    case "${1:-}" in
+    kafka)
+        started_by_us kafka || die "kafka was not started by 'up' here: not crashing it"
+        local pid
+        pid="$(kafka_pid)" || die "kafka is not running"
+        kill -KILL "$pid"
+        say "kafka (pid $pid) killed with SIGKILL"
+        ;;
+    postgres)
+        started_by_us postgres || die "postgres was not started by 'up' here: not crashing it"
+        load_pg_datadir || die "no PostgreSQL data dir recorded"
+        find_pg_bin || die "PostgreSQL binaries not found"
+        resolve_pg_user
+        as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w -t 60 stop >/dev/null
+        say "postgres stopped with -m immediate"
+        ;;
+    *) die "usage: stack.sh crash kafka|postgres" ;;
+    esac
+}
+
 usage() {
-    sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 main() {
@@ -836,6 +860,7 @@ main() {
     env) cmd_env "$@" ;;
     topics) cmd_topics "$@" ;;
     psql) cmd_psql "$@" ;;
+    crash) cmd_crash "$@" ;;
     -h | --help | help) usage ;;
     *)
         usage >&2

@@ -36,6 +36,8 @@ from tests.support import (
 pytestmark = [pytest.mark.faults, pytest.mark.usefixtures("stack_env")]
 REPO = Path(__file__).resolve().parents[2]
 EVENT_COUNT = 1500
+# Each batch of 100 takes at least this long, so the load lasts ~6 s and faults land inside it.
+SLOW_MS = "400"
 FAULT_ROUNDS_MAX = 6
 
 
@@ -74,6 +76,30 @@ async def setup_probe() -> tuple[str, str]:
     return name, topic
 
 
+async def effects_done(name: str) -> int:
+    try:
+        conn = await connect_db(name)
+    except OSError:
+        return 0
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM effect"))
+    except asyncpg.UndefinedTableError:  # not migrated yet
+        return 0
+    finally:
+        await conn.close()
+
+
+async def assert_mid_load(name: str) -> None:
+    """Guards each fault test: the fault must land while events are still being handled."""
+
+    async def started() -> bool:
+        return await effects_done(name) > 0
+
+    await wait_for(started, timeout_s=60, what="the load to start")
+    done = await effects_done(name)
+    assert done < EVENT_COUNT, f"fault after the load ({done} of {EVENT_COUNT} done)"
+
+
 async def check_invariants(name: str, topic: str) -> None:
     async def drained() -> bool:
         return await committed_lag(name, topic) == 0
@@ -106,11 +132,12 @@ async def test_database_backends_terminated_mid_batch_lose_and_double_nothing(
     rng = random.Random(seed)
     name, topic = await setup_probe()
     log = tmp_path / "probe.log"
-    process = start_probe(name, topic, log, PROBE_SLOW_MS="20")
+    process = start_probe(name, topic, log, PROBE_SLOW_MS=SLOW_MS)
     admin = await asyncpg.connect(database_url())
     try:
+        await assert_mid_load(name)
         for _ in range(FAULT_ROUNDS_MAX):
-            await asyncio.sleep(rng.uniform(0.5, 1.5))
+            await asyncio.sleep(rng.uniform(0.3, 0.8))
             await admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                 " WHERE application_name = $1", name)
@@ -124,10 +151,10 @@ async def test_database_backends_terminated_mid_batch_lose_and_double_nothing(
 
 async def test_a_paused_zombie_consumer_loses_and_doubles_nothing() -> None:
     name, topic = await setup_probe()
-    first = start_probe(name, topic, PROBE_SLOW_MS="20")
-    second = start_probe(name, topic, PROBE_SLOW_MS="20")
+    first = start_probe(name, topic, PROBE_SLOW_MS=SLOW_MS)
+    second = start_probe(name, topic, PROBE_SLOW_MS=SLOW_MS)
     try:
-        await asyncio.sleep(4)
+        await assert_mid_load(name)
         first.send_signal(signal.SIGSTOP)  # past the 6 s session timeout: the group moves on
         await asyncio.sleep(9)
         first.send_signal(signal.SIGCONT)
@@ -139,14 +166,14 @@ async def test_a_paused_zombie_consumer_loses_and_doubles_nothing() -> None:
 
 async def test_instances_joining_and_leaving_during_load_lose_and_double_nothing() -> None:
     name, topic = await setup_probe()
-    first = start_probe(name, topic, PROBE_SLOW_MS="20")
+    first = start_probe(name, topic, PROBE_SLOW_MS=SLOW_MS)
     try:
-        await asyncio.sleep(3)
-        second = start_probe(name, topic, PROBE_SLOW_MS="20")
-        await asyncio.sleep(4)
+        await assert_mid_load(name)
+        second = start_probe(name, topic, PROBE_SLOW_MS=SLOW_MS)
+        await asyncio.sleep(2)
         stop(second)  # SIGTERM mid-batch: a graceful leave
-        third = start_probe(name, topic, PROBE_SLOW_MS="20")
-        await asyncio.sleep(3)
+        third = start_probe(name, topic, PROBE_SLOW_MS=SLOW_MS)
+        await asyncio.sleep(2)
         third.kill()  # and an abrupt one
         third.wait(10)
         await check_invariants(name, topic)
@@ -158,5 +185,3 @@ async def test_lag_is_visible_before_the_drain() -> None:
     """Guards the checks above: with no consumer running, the lag equals what was published."""
     name, topic = await setup_probe()
     assert await committed_lag(name, topic) == EVENT_COUNT
-    conn = await connect_db("public")
-    await conn.close()
