@@ -1,4 +1,4 @@
-"""Session-wide clean-up of what tests create on the shared broker and database."""
+"""Markers by folder, the stack check, and session-wide clean-up of what tests create."""
 
 from __future__ import annotations
 
@@ -8,6 +8,24 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.support import remove_created
+
+MARKER_BY_FOLDER = {"integration": "integration", "e2e": "e2e", "faults": "faults"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.parent.name
+        if folder in MARKER_BY_FOLDER:
+            item.add_marker(getattr(pytest.mark, MARKER_BY_FOLDER[folder]))
+
+
+@pytest.fixture(scope="session")
+def stack_env() -> dict[str, str]:
+    """Tests on the real broker and database fail clearly when the stack is not configured."""
+    missing = [n for n in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL") if not os.environ.get(n)]
+    if missing:
+        pytest.fail(f"{missing} not set: run the tests through `make test` (it starts the stack)")
+    return {n: os.environ[n] for n in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
 
 
 @pytest.fixture(scope="session", autouse=True)
