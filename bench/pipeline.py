@@ -211,13 +211,14 @@ async def count_registered(namespace: str, expected: int,
     return first, time.perf_counter()
 
 
-async def run_pipeline(namespace: str, count: int) -> tuple[float, subprocess.Popen[bytes]]:
-    service = start_service(namespace)
+async def run_pipeline(namespace: str, count: int,
+                       processes: int) -> tuple[float, list[subprocess.Popen[bytes]]]:
+    services = [start_service(namespace) for _ in range(processes)]
     # Timed from the first registered event, so start-up and group join are not counted (the
     # baseline is timed from its first record the same way); a batch's worth of head start is
     # noise at these counts.
     first, last = await count_registered(namespace, count)
-    return count / (last - first), service
+    return count / (last - first), services
 
 
 async def run_latency(namespace: str, seconds: int) -> dict[str, float]:
@@ -258,22 +259,25 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def main(count: int, latency_s: int) -> dict[str, Any]:
-    results: dict[str, Any] = {"declarations": count, "lines_per_declaration": 1}
-    baseline_ns, pipeline_ns = await create_namespace(), await create_namespace()
+async def main(count: int, latency_s: int, processes: int) -> dict[str, Any]:
+    results: dict[str, Any] = {"declarations": count, "lines_per_declaration": 1,
+                               "service_processes": processes}
+    # Six partitions, so one or two service processes (or the baseline) get an even share.
+    baseline_ns, pipeline_ns = await create_namespace(6), await create_namespace(6)
     records = [declaration(baseline_ns, i) for i in range(count)]
     await publish_all(f"{baseline_ns}.tax.contribution.declarations", records)
     await publish_all(f"{pipeline_ns}.tax.contribution.declarations", records)
     results["baseline_lines_per_s"] = await run_baseline(baseline_ns, count)
-    pipeline_rate, service = await run_pipeline(pipeline_ns, count)
+    pipeline_rate, services = await run_pipeline(pipeline_ns, count, processes)
     try:
         results["pipeline_lines_per_s"] = pipeline_rate
         results["ratio"] = pipeline_rate / results["baseline_lines_per_s"]
         results["latency_at_1000_lines_per_s"] = await run_latency(pipeline_ns, latency_s)
-        results["service_peak_rss_mb"] = peak_rss_mb(service.pid)
+        results["service_peak_rss_mb"] = max(peak_rss_mb(s.pid) for s in services)
     finally:
-        service.terminate()
-        service.wait(30)
+        for service in services:
+            service.terminate()
+            service.wait(30)
         await remove_created()
     return results
 
@@ -283,7 +287,8 @@ def report(results: dict[str, Any]) -> None:
     rows = [
         ("declarations (1 line each)", f"{results['declarations']}"),
         ("baseline raw loop, lines/s", f"{results['baseline_lines_per_s']:.0f}"),
-        ("collection service, lines/s", f"{results['pipeline_lines_per_s']:.0f}"),
+        (f"collection service ({results['service_processes']} process), lines/s",
+         f"{results['pipeline_lines_per_s']:.0f}"),
         ("ratio (target >= 0.50)", f"{results['ratio']:.2f}"),
         ("latency p50 at 1,000 lines/s, ms", f"{latency['p50_ms']:.0f}"),
         ("latency p99 at 1,000 lines/s, ms (target < 500)", f"{latency['p99_ms']:.0f}"),
@@ -298,8 +303,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--declarations", type=int, default=30_000)
     parser.add_argument("--latency-seconds", type=int, default=15)
+    parser.add_argument("--service-processes", type=int, default=1, choices=range(1, 5),
+                        help="collection processes in one consumer group (the raw loop is one)")
     args = parser.parse_args()
-    outcome = asyncio.run(main(args.declarations, args.latency_seconds))
+    outcome = asyncio.run(main(args.declarations, args.latency_seconds, args.service_processes))
     Path(REPO / "bench-results").mkdir(exist_ok=True)
     (REPO / "bench-results" / "pipeline.json").write_text(json.dumps(outcome, indent=2))
     report(outcome)

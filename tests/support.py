@@ -202,11 +202,11 @@ def topic_names() -> list[str]:
     return names
 
 
-async def create_namespace() -> str:
+async def create_namespace(partitions: int = 3) -> str:
     """A fresh namespace: every project topic as "<ns>.<topic>" (3 partitions), own schemas."""
     namespace = "t" + uuid.uuid4().hex[:12]
     CREATED_SCHEMA_PATTERNS.append(f"%\\_{namespace}")
-    await create_topics([f"{namespace}.{name}" for name in topic_names()], partitions=3)
+    await create_topics([f"{namespace}.{name}" for name in topic_names()], partitions=partitions)
     return namespace
 
 
