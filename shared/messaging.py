@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, cast
 
 import asyncpg
+from aiokafka.errors import KafkaError
 
 from shared.contracts.registry import TOPIC_OPS_COMMANDS
 from shared.contracts.wire import (
@@ -472,7 +473,9 @@ class OutboxRelay:
         while not self._stopping:
             try:
                 published = await self.publish_once()
-            except TRANSIENT_ERRORS as error:
+            except (*TRANSIENT_ERRORS, KafkaError) as error:
+                # The rows stay unpublished and are sent again: a broker or database outage
+                # delays events, it never loses them.
                 log.warning("relay.retry", error=type(error).__name__)
                 await asyncio.sleep(self.settings.retry_backoff_ms_max / 1000)
                 continue

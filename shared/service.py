@@ -12,7 +12,7 @@ import datetime as dt
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -62,6 +62,7 @@ class Runtime:
     health: HealthServer | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     broker: KafkaBroker | None = None
+    failed: bool = False
 
 
 HandlerFactory = Callable[[Runtime], BatchHandler]
@@ -199,20 +200,37 @@ async def _start(spec: ServiceSpec, runtime: Runtime) -> None:
 
 async def _start_background(spec: ServiceSpec, runtime: Runtime) -> None:
     assert runtime.relay is not None
-    runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
+    _background(runtime, runtime.relay.run(), "outbox-relay")
     runtime.health = HealthServer(
         host=runtime.settings.http_host,
         port=(spec.http_port_default if runtime.settings.http_port is None
               else runtime.settings.http_port),
         registry=runtime.metrics.registry,
         ready=lambda: _ready(runtime),
-        alive=lambda: runtime.processor is not None and not runtime.processor.halted,
+        alive=lambda: (runtime.processor is not None and not runtime.processor.halted
+                       and not runtime.failed),
     )
     port = await runtime.health.start()
     log.info("service.started", service=spec.name, http_port=port)
-    runtime.tasks.append(asyncio.create_task(_watch(spec, runtime), name="watch"))
+    _background(runtime, _watch(spec, runtime), "watch")
     if runtime.settings.schedule_enabled and spec.scheduled_command_types:
-        runtime.tasks.append(asyncio.create_task(_schedule(spec, runtime), name="schedule"))
+        _background(runtime, _schedule(spec, runtime), "schedule")
+
+
+def _background(runtime: Runtime, work: Coroutine[Any, Any, None], name: str) -> None:
+    """A background task that dies unexpectedly stops the service loudly, never silently."""
+    task = asyncio.create_task(work, name=name)
+    runtime.tasks.append(task)
+
+    def on_done(done: asyncio.Task[None]) -> None:
+        if done.cancelled() or done.exception() is None:
+            return
+        runtime.failed = True
+        log.critical("task.failed", task=name, error=type(done.exception()).__name__,
+                     detail=str(done.exception()))
+        _request_exit()
+
+    task.add_done_callback(on_done)
 
 
 async def _watch(spec: ServiceSpec, runtime: Runtime) -> None:
@@ -310,5 +328,5 @@ def run_service(spec: ServiceSpec) -> None:
     settings = Settings()  # pyright: ignore[reportCallIssue]  # filled from the environment
     app, runtime = build_app(spec, settings)
     asyncio.run(app.run())
-    if runtime.processor is not None and runtime.processor.halted:
+    if runtime.failed or (runtime.processor is not None and runtime.processor.halted):
         sys.exit(70)  # EX_SOFTWARE: a supervisor must see that the consumer stopped itself
