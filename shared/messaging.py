@@ -301,7 +301,11 @@ class BatchProcessor:
         if self.halted:
             raise HaltedError("consumer halted")
         crash_point(self.settings, "after_fetch")
-        sorted_ = self._sort(records)
+        try:
+            sorted_ = self._sort(records)
+        except Exception as error:
+            # Skipping the batch would let the next ack commit past it: halt instead.
+            self._halt("could not read the batch", error)
         started = time.perf_counter()
         for attempt in range(1, self.settings.retry_attempt_count_max + 1):
             try:
