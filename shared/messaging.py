@@ -85,6 +85,12 @@ class Record:
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...]
 
+    @staticmethod
+    def of(raw: Any) -> Record:
+        """From an aiokafka ConsumerRecord (a null header value becomes empty bytes)."""
+        headers = tuple((name, value or b"") for name, value in (raw.headers or ()))
+        return Record(raw.topic, raw.partition, raw.offset, raw.key, raw.value, headers)
+
 
 @dataclass(frozen=True, slots=True)
 class Inbound:

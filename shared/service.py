@@ -86,17 +86,6 @@ class ServiceSpec:
     entity_fields: dict[str, str] = field(default_factory=lambda: ENTITY_FIELDS)
 
 
-def to_record(raw: Any) -> Record:
-    return Record(
-        topic=raw.topic,
-        partition=raw.partition,
-        offset=raw.offset,
-        key=raw.key,
-        value=raw.value,
-        headers=tuple((name, value or b"") for name, value in (raw.headers or ())),
-    )
-
-
 async def _no_decode(message: Any) -> None:
     """Records are decoded by the messaging layer, which knows how to dead-letter bad ones."""
     return
@@ -131,7 +120,7 @@ def build_app(spec: ServiceSpec, settings: Settings) -> tuple[FastStream, Runtim
         processor = runtime.processor
         assert processor is not None
         raw = message.raw_message
-        records = [to_record(r) for r in (raw if isinstance(raw, tuple) else (raw,))]
+        records = [Record.of(r) for r in (raw if isinstance(raw, tuple) else (raw,))]
         try:
             await processor.process(records)
         except HaltedError:

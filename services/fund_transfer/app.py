@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import asyncpg
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -18,7 +17,7 @@ from shared.contracts.registry import TOPIC_OPS_COMMANDS
 from shared.contracts.transfer import TOPIC_REQUESTS
 from shared.logging import get_logger
 from shared.messaging import BatchHandler
-from shared.service import GaugeRow, Runtime, ServiceSpec, run_service
+from shared.service import Runtime, ServiceSpec, run_service
 
 NAME = "fund_transfer"
 TOPICS = (TOPIC_APPROPRIATIONS, TOPIC_SETTLEMENTS, TOPIC_REQUESTS, TOPIC_OPS_COMMANDS)
@@ -45,10 +44,6 @@ def _handler(runtime: Runtime) -> BatchHandler:
     return make_handler(Rules(book, config.notice_attempt_count_max))
 
 
-async def _gauges(conn: asyncpg.Connection) -> list[GaugeRow]:
-    return await store.gauges(conn)
-
-
 def spec() -> ServiceSpec:
     return ServiceSpec(
         name=NAME,
@@ -59,7 +54,7 @@ def spec() -> ServiceSpec:
         http_port_default=8102,
         scheduled_command_types=(DEADLINE_CHECK,),
         description=__doc__ or "",
-        business_gauges=_gauges,
+        business_gauges=store.gauges,
     )
 
 

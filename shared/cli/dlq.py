@@ -21,10 +21,11 @@ from shared.cli.common import (
     print_json,
     render_table,
 )
-from shared.cli.kafka import KafkaRecord, consumer, producer, read_one, read_to_end, send_all
+from shared.cli.kafka import consumer, producer, read_one, read_to_end, send_all
 from shared.contracts.registry import ENTITY_FIELDS
 from shared.contracts.wire import DeadLetter, read_envelope
 from shared.logging import get_logger
+from shared.messaging import Record
 
 DLQ_HEADERS: Final = ("x-dlq-reason", "x-original-topic", "x-original-partition",
                       "x-original-offset", "x-consumer-group", "x-failed-at")
@@ -70,12 +71,12 @@ def _service_arg(parser: argparse.ArgumentParser) -> None:
 class DeadLetterView:
     """A dead letter with its x-dlq headers pulled out."""
 
-    record: KafkaRecord
+    record: Record
     dlq: dict[str, str]
     original_headers: list[tuple[str, bytes]]
 
     @staticmethod
-    def of(record: KafkaRecord) -> DeadLetterView:
+    def of(record: Record) -> DeadLetterView:
         dlq = {name: value.decode("utf-8", "replace") for name, value in record.headers
                if name in DLQ_HEADERS}
         original = [(name, value) for name, value in record.headers if name not in DLQ_HEADERS]

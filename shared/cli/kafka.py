@@ -17,25 +17,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.cli.common import CliError
+from shared.messaging import Record
 
 FETCH_BYTES_MAX: Final = 5 * 1024 * 1024  # a record may be 4 MiB (CONTRACTS.md)
 REQUEST_TIMEOUT_MS: Final = 15_000
 POLL_TIMEOUT_MS: Final = 500
-
-
-@dataclass(frozen=True, slots=True)
-class KafkaRecord:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...]
-
-    @staticmethod
-    def of(raw: Any) -> KafkaRecord:
-        headers = tuple((name, value or b"") for name, value in (raw.headers or ()))
-        return KafkaRecord(raw.topic, raw.partition, raw.offset, raw.key, raw.value, headers)
 
 
 @asynccontextmanager
@@ -90,7 +76,7 @@ async def partitions_of(client: AIOKafkaConsumer, topic: str) -> list[TopicParti
 
 async def read_to_end(
     client: AIOKafkaConsumer, topics: Sequence[str], *, timeout_s: int
-) -> AsyncIterator[KafkaRecord]:
+) -> AsyncIterator[Record]:
     """Every record of `topics` from the beginning up to the end offsets seen at the start."""
     partitions = [tp for topic in topics for tp in await partitions_of(client, topic)]
     ends = await client.end_offsets(partitions)
@@ -108,7 +94,7 @@ async def read_to_end(
         for tp, records in batches.items():
             for raw in records:
                 if raw.offset < ends[tp]:
-                    yield KafkaRecord.of(raw)
+                    yield Record.of(raw)
         # Position, not the last offset seen: transaction markers and compaction leave gaps.
         for tp in list(pending):
             if await client.position(tp) >= ends[tp]:
@@ -116,7 +102,7 @@ async def read_to_end(
 
 
 async def read_one(client: AIOKafkaConsumer, topic: str, partition: int, offset: int,
-                   *, timeout_s: int) -> KafkaRecord:
+                   *, timeout_s: int) -> Record:
     tp = TopicPartition(topic, partition)
     if tp not in await partitions_of(client, topic):
         raise CliError(f"{topic} has no partition {partition}")
@@ -132,7 +118,7 @@ async def read_one(client: AIOKafkaConsumer, topic: str, partition: int, offset:
         for raw in batches.get(tp, []):
             if raw.offset != offset:  # compacted away or a transaction marker
                 raise CliError(f"no record at {partition}:{offset} of {topic}")
-            return KafkaRecord.of(raw)
+            return Record.of(raw)
     raise CliError(f"timed out reading {partition}:{offset} of {topic}")
 
 

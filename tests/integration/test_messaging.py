@@ -208,13 +208,18 @@ async def test_consumer_killed_after_db_commit_before_offset_commit_adds_no_seco
     effects_before_restart = await effect_count(probe)
     assert effects_before_restart >= 1
     assert await committed_lag(probe.name, probe.topic) == 5  # offsets were never committed
+    await restart_and_drain(probe, 5)
+    assert await effect_count(probe) == 5
+
+
+async def restart_and_drain(probe: Probe, expected_effects: int) -> None:
+    """Start the probe again and wait until it has handled everything and committed."""
     restarted = start_probe_process(probe)
     try:
-        await until_effects(probe, 5)
+        await until_effects(probe, expected_effects)
         await wait_for(lambda: _lag_is(probe, 0), what="offsets committed")
     finally:
         stop(restarted)
-    assert await effect_count(probe) == 5
 
 
 async def _lag_is(probe: Probe, expected: int) -> bool:
@@ -262,12 +267,7 @@ async def test_shutdown_during_processing_commits_no_unprocessed_record() -> Non
         stop(process)
     committed = 3 - await committed_lag(probe.name, probe.topic)
     assert committed <= await effect_count(probe)  # no offset passed an unprocessed record
-    restarted = start_probe_process(probe)
-    try:
-        await until_effects(probe, 3)
-        await wait_for(lambda: _lag_is(probe, 0), what="offsets committed")
-    finally:
-        stop(restarted)
+    await restart_and_drain(probe, 3)
     assert await effect_count(probe) == 3
 
 
