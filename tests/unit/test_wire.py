@@ -17,6 +17,7 @@ from shared.contracts.wire import (
     loads_strict,
     payload_hash,
     read_envelope,
+    safe_detail,
 )
 
 
@@ -127,3 +128,74 @@ def test_payload_hash_ignores_framing_but_not_content() -> None:
 def test_payload_hash_does_not_depend_on_key_order(data: dict[str, int]) -> None:
     reordered = dict(reversed(list(data.items())))
     assert payload_hash("t", data) == payload_hash("t", reordered)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b'"\\ud800"', b'{"a": "x\\udfff"}', b'{"\\ud83d": 1}', b'["\\udc00\\ud800"]',
+     b'{"a": 1, "\\u0061": 2}', b'[1, 12345678901234567890]', b'{"n": -1234567890123456789}',
+     b'[{}, {"a": [{"b": 1, "b": 2}]}]', b'[' * 17 + b'[' * 16 + b']' * 33],
+)
+def test_lone_surrogates_duplicate_keys_long_integers_and_deep_nesting_are_not_json(
+    text: bytes,
+) -> None:
+    with pytest.raises(NotJsonError):
+        loads_strict(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b'"\\ud83d\\ude00"', b'{"a": "\\\\ud800"}', b'{"a": "12345678901234567890"}',
+     b'[1.2345678901234567890123]', b'[1e19]', b'{"a:b": 1, "a": {"b": 2}}',
+     b'["[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["]', b'[' * 32 + b']' * 32,
+     b'[' * 20 + b'{},{},{}' + b']' * 20],
+)
+def test_what_only_looks_hostile_is_read(text: bytes) -> None:
+    assert loads_strict(text) is not None
+
+
+@pytest.mark.parametrize("depth", [17, 24, 31, 32, 33, 40])
+def test_nesting_depth_is_exact_at_every_depth(depth: int) -> None:
+    text = b'{"a":' * (depth - 1) + b"[]" + b"}" * (depth - 1)
+    if depth <= 32:
+        assert loads_strict(text) is not None
+    else:
+        with pytest.raises(NotJsonError):
+            loads_strict(text)
+
+
+def test_a_million_empty_objects_are_read_in_one_pass_of_the_c_parser() -> None:
+    """No per-object Python hook: the shape of a record cannot multiply its cost."""
+    text = b'{"lines": [' + b",".join([b"{}"] * 1_000_000) + b"]}"
+    assert len(loads_strict(text)["lines"]) == 1_000_000
+
+
+@pytest.mark.parametrize("name", ["id", "source", "type", "subject", "correlationid",
+                                  "traceparent"])
+@pytest.mark.parametrize("value", ["a\u0000b", "a\u001fb", "a b", "é", "x" * 257, "", 7])
+def test_envelope_attributes_are_printable_ascii_of_at_most_256(name: str, value: Any) -> None:
+    assert verdict(raw(event(**{name: value}))) == "NOT_CLOUDEVENT"
+
+
+def test_an_envelope_attribute_of_256_printable_characters_is_readable() -> None:
+    envelope = read_envelope(raw(event(id="~" * 256, traceparent="00-ab")), ENTITY_FIELDS)
+    assert envelope.id == "~" * 256
+
+
+def test_a_lone_surrogate_anywhere_makes_a_dead_letter_not_json() -> None:
+    record = raw(event()).replace(b'"P-1"', b'"P-\\ud800"')
+    assert verdict(record) == "NOT_JSON"
+
+
+def test_a_malformed_entity_id_is_echoed_bounded_and_without_control_characters() -> None:
+    envelope = read_envelope(raw(event(data={"payment_id": "P\u0000" + "x" * 3000})),
+                             ENTITY_FIELDS)
+    assert len(envelope.entity_id) == 256
+    assert envelope.entity_id.startswith("P?x")
+
+
+def test_a_detail_is_bounded_valid_utf8_and_printable() -> None:
+    detail = safe_detail("bad \ud800 \u0000" + "y" * 1000)
+    assert len(detail) <= 520
+    detail.encode("utf-8")
+    assert "\u0000" not in detail
