@@ -12,7 +12,15 @@ from typing import Annotated, Final, Literal
 
 from pydantic import StringConstraints
 
-from shared.contracts.fields import Code6, Contract, Date, EntityId, Name, Period
+from shared.contracts.fields import (
+    NO_CONTROL_CHARACTER_PATTERN,
+    Code6,
+    Contract,
+    Date,
+    EntityId,
+    Name,
+    Period,
+)
 
 TOPIC_APPROPRIATIONS: Final = "finance.subsidy.appropriations"
 TOPIC_SETTLEMENTS: Final = "finance.transfer.settlements"
@@ -27,7 +35,9 @@ PositiveMoney = Annotated[str, StringConstraints(pattern=POSITIVE_MONEY_PATTERN)
 """Yuan with exactly two decimals, greater than zero: "0.01" .. "999999999999.99"."""
 
 SubsidyFund = Literal["institution_basic_pension", "enterprise_basic_pension"]
-FailureReason = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+FailureReason = Annotated[
+    str, StringConstraints(min_length=1, max_length=500, pattern=NO_CONTROL_CHARACTER_PATTERN)
+]
 
 APPROPRIATION_CODES: Final[dict[str, str]] = {
     "fiscal_entity_code": "ENTITY_UNKNOWN",
