@@ -375,16 +375,17 @@ ensure_topics() {
     fi
     say "no $VENV_PYTHON with aiokafka: creating topics with the Kafka CLI (slower)"
     ensure_kafka_libs
-    local existing name partitions created=0
+    local existing name partitions size created=0
     existing="$(kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" --list)" ||
         die "listing topics on $bootstrap failed"
-    while read -r name partitions _; do
+    while read -r name partitions size _; do
         name="${name%%#*}"
         [ -z "$name" ] && continue
+        [[ "$size" =~ ^[0-9]+$ ]] || size="$MAX_MESSAGE_BYTES"
         grep -qxF "$name" <<<"$existing" && continue
         kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" --create \
             --if-not-exists --topic "$name" --partitions "$partitions" --replication-factor 1 \
-            --config "max.message.bytes=$MAX_MESSAGE_BYTES" >/dev/null ||
+            --config "max.message.bytes=$size" >/dev/null ||
             die "creating topic $name on $bootstrap failed"
         created=$((created + 1))
     done <"$TOPICS_FILE"

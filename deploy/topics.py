@@ -9,9 +9,10 @@ one Python process does in well under a second what one JVM per topic
     python deploy/topics.py list   --bootstrap 127.0.0.1:39092
 
 `ensure` lists the topics once, creates only the missing ones (replication factor 1,
-max.message.bytes=4259840), then checks every topic of the file: a wrong
-max.message.bytes is corrected, a wrong partition count is an error (it cannot
-shrink, and growing it moves keys between partitions: that needs a person).
+max.message.bytes as the file says, 4259840 by default), then checks every topic of
+the file: a wrong max.message.bytes is corrected, a wrong partition count is an
+error (it cannot shrink, and growing it moves keys between partitions: that needs a
+person).
 Exit status: 0 done, 1 failed, 2 broker not reachable before the deadline.
 """
 
@@ -22,6 +23,7 @@ import asyncio
 import logging
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, for_code
 
-MAX_MESSAGE_BYTES = "4259840"  # 4 MiB of record + 64 KiB of batch overhead
+MAX_MESSAGE_BYTES = "4259840"  # 4 MiB of record + 64 KiB of batch overhead (the default)
 REPLICATION_FACTOR = 1
 TOPIC_ALREADY_EXISTS = 36
 # Right after a KRaft broker starts it can answer requests before it has registered
@@ -43,20 +45,28 @@ def say(message: str) -> None:
     print(f"stack: {message}", flush=True)
 
 
-def read_topics(path: Path) -> dict[str, int]:
-    """`name partitions` per line; blank lines and # comments ignored."""
-    topics: dict[str, int] = {}
+@dataclass(frozen=True)
+class Topic:
+    partitions: int
+    max_message_bytes: str
+
+
+def read_topics(path: Path) -> dict[str, Topic]:
+    """`name partitions [max.message.bytes]` per line; blank lines and # comments ignored."""
+    topics: dict[str, Topic] = {}
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
         fields = line.split()
-        if len(fields) != 2 or not fields[1].isascii() or not fields[1].isdigit():
-            raise SystemExit(f"stack: {path}:{number}: expected 'name partitions', got {raw!r}")
+        if len(fields) not in (2, 3) or not all(f.isascii() and f.isdigit() for f in fields[1:]):
+            raise SystemExit(
+                f"stack: {path}:{number}: expected 'name partitions [max.message.bytes]', "
+                f"got {raw!r}")
         name, partitions = fields[0], int(fields[1])
         if partitions < 1 or name in topics:
             raise SystemExit(f"stack: {path}:{number}: bad or repeated topic {raw!r}")
-        topics[name] = partitions
+        topics[name] = Topic(partitions, fields[2] if len(fields) == 3 else MAX_MESSAGE_BYTES)
     return topics
 
 
@@ -110,7 +120,7 @@ async def max_message_bytes(admin: AIOKafkaAdminClient, names: list[str]) -> dic
 
 
 async def create_missing(
-    admin: AIOKafkaAdminClient, missing: dict[str, int], deadline: float
+    admin: AIOKafkaAdminClient, missing: dict[str, Topic], deadline: float
 ) -> None:
     pending = dict(missing)
     while pending:
@@ -118,15 +128,15 @@ async def create_missing(
             [
                 NewTopic(
                     name,
-                    partitions,
+                    topic.partitions,
                     REPLICATION_FACTOR,
-                    topic_configs={"max.message.bytes": MAX_MESSAGE_BYTES},
+                    topic_configs={"max.message.bytes": topic.max_message_bytes},
                 )
-                for name, partitions in pending.items()
+                for name, topic in pending.items()
             ],
             timeout_ms=30000,
         )
-        retry: dict[str, int] = {}
+        retry: dict[str, Topic] = {}
         errors: list[str] = []
         for row in response.to_object()["topic_errors"]:
             name, code = row["topic"], row["error_code"]
@@ -147,12 +157,12 @@ async def create_missing(
             await asyncio.sleep(0.5)
 
 
-async def fix_configs(admin: AIOKafkaAdminClient, names: list[str]) -> None:
+async def fix_configs(admin: AIOKafkaAdminClient, wanted: dict[str, str]) -> None:
     # AlterConfigs (not incremental) replaces the topic's whole set of overrides; these
     # topics carry no other override.
     resources = [
-        ConfigResource(ConfigResourceType.TOPIC, name, {"max.message.bytes": MAX_MESSAGE_BYTES})
-        for name in names
+        ConfigResource(ConfigResourceType.TOPIC, name, {"max.message.bytes": value})
+        for name, value in wanted.items()
     ]
     for response in await admin.alter_configs(resources):
         for resource in response.to_object()["resources"]:
@@ -163,7 +173,7 @@ async def fix_configs(admin: AIOKafkaAdminClient, names: list[str]) -> None:
                 )
 
 
-async def ensure(bootstrap: str, topics: dict[str, int], deadline: float) -> int:
+async def ensure(bootstrap: str, topics: dict[str, Topic], deadline: float) -> int:
     admin = await connect(bootstrap, deadline)
     try:
         names = list(topics)
@@ -178,23 +188,24 @@ async def ensure(bootstrap: str, topics: dict[str, int], deadline: float) -> int
                 break
             await asyncio.sleep(0.2)
         problems = [
-            f"{name} has {partitions.get(name, 0)} partitions, topics.txt says {count}"
-            for name, count in topics.items()
-            if partitions.get(name) != count
+            f"{name} has {partitions.get(name, 0)} partitions, topics.txt says {topic.partitions}"
+            for name, topic in topics.items()
+            if partitions.get(name) != topic.partitions
         ]
         if problems:
             for problem in problems:
                 say(problem)
             say("partition counts differ: fix deploy/topics.txt or start from a fresh state")
             return 1
-        wrong = [
-            name
+        wrong = {
+            name: topics[name].max_message_bytes
             for name, value in (await max_message_bytes(admin, names)).items()
-            if value != MAX_MESSAGE_BYTES
-        ]
+            if value != topics[name].max_message_bytes
+        }
         if wrong:
             await fix_configs(admin, wrong)
-            say(f"set max.message.bytes={MAX_MESSAGE_BYTES} on {', '.join(sorted(wrong))}")
+            say("set max.message.bytes on " + ", ".join(
+                f"{name}={value}" for name, value in sorted(wrong.items())))
         if missing:
             say(f"created {len(missing)} topic(s): {', '.join(sorted(missing))}")
         say(f"{len(topics)} topics ready on {bootstrap}")

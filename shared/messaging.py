@@ -22,15 +22,19 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, cast
 
 import asyncpg
+from aiokafka import errors
 from aiokafka.errors import KafkaError
 
+from shared.contracts.fields import cap_reasons
 from shared.contracts.registry import TOPIC_OPS_COMMANDS
 from shared.contracts.wire import (
     CONTENT_TYPE,
     DeadLetter,
     Envelope,
+    echo_text,
     encode_event,
     read_envelope,
+    safe_detail,
 )
 from shared.ids import NAMESPACE
 from shared.logging import get_logger
@@ -91,13 +95,20 @@ class Record:
         headers = tuple((name, value or b"") for name, value in (raw.headers or ()))
         return Record(raw.topic, raw.partition, raw.offset, raw.key, raw.value, headers)
 
+    def key_text(self) -> str | None:
+        """The key as text, for an answer keyed like the record (bounded, no control character:
+        a partner's key is repeated, never trusted)."""
+        return echo_text(self.key.decode("utf-8", "replace")) if self.key else None
+
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
-    """A readable event handed to a service, with where it came from."""
+    """A readable event handed to a service, with where it came from and the service's reading
+    of its data (`item`, from the service's `Check`; None for a service without one)."""
 
     record: Record
     envelope: Envelope
+    item: object = None
 
     @property
     def type(self) -> str:
@@ -144,7 +155,13 @@ class Outbox:
     def event(
         self, *, topic: str, key: str, event_type: str, data: dict[str, Any], cause: Cause
     ) -> str:
-        """Queue one CloudEvent; its id is uuid5 of the cause and its position among siblings."""
+        """Queue one CloudEvent; its id is uuid5 of the cause and its position among siblings.
+
+        A rejection names at most REASONS_MAX reasons (CONTRACTS.md, bounded work): capped here,
+        where every service's rejections pass, so no service can publish an unbounded one.
+        """
+        if "reasons" in data and event_type.endswith(".rejected.v1"):
+            data = {**data, "reasons": cap_reasons(data["reasons"])}
         ordinal = self._ordinals.get((cause.source, cause.event_id), 0)
         self._ordinals[(cause.source, cause.event_id)] = ordinal + 1
         event_id = str(
@@ -169,10 +186,16 @@ class Outbox:
                 self.metrics.rejections.labels(self.service, event_type, reason["code"]).inc()
         return event_id
 
-    def dead_letter(self, record: Record, consumer_group: str, reason: str) -> None:
-        """The original key, value and headers, plus where it came from and why (I5)."""
+    def dead_letter(self, record: Record, consumer_group: str, verdict: DeadLetter) -> None:
+        """The original key, value and headers, plus where it came from and why (I5).
+
+        `x-dlq-detail` adds to CONTRACTS.md's headers what an operator needs to act on the
+        letter (which check refused it, or which exception a reader raised).
+        """
+        reason = verdict.reason
         extra = (
             ("x-dlq-reason", reason),
+            ("x-dlq-detail", safe_detail(verdict.detail)),
             ("x-original-topic", record.topic),
             ("x-original-partition", str(record.partition)),
             ("x-original-offset", str(record.offset)),
@@ -207,6 +230,31 @@ class Batch:
 
 class BatchHandler(Protocol):
     async def __call__(self, conn: asyncpg.Connection, batch: Batch, outbox: Outbox) -> None: ...
+
+
+Check = Callable[[Inbound], object]
+"""A service's reading of one event's `data`: the item its BatchHandler applies (a command, or a
+rejection with every reason). Pure and per record, run before the batch's transaction opens."""
+
+
+def _no_check(event: Inbound) -> object:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Handling:
+    """What a service plugs into the layer: `check` reads each record on its own (an exception
+    there is that record's dead letter, never a halt), `apply` handles a batch of checked events
+    inside the batch's transaction (an exception there is systemic: the consumer halts)."""
+
+    apply: BatchHandler
+    check: Check = _no_check
+
+
+UNCHECKABLE: Final = "NOT_CLOUDEVENT"
+"""The dead-letter code of a record whose reading raised: CONTRACTS.md has no code of its own for
+"this service could not read it", and NOT_CLOUDEVENT (not a CloudEvent this service can read) is
+the nearest; the exception's class is in the letter's `x-dlq-detail`."""
 
 
 @dataclass(slots=True)
@@ -253,7 +301,7 @@ class BatchProcessor:
         pool: asyncpg.Pool,
         entity_fields: dict[str, str],
         handled_types: frozenset[str],
-        handler: BatchHandler,
+        handling: Handling,
         settings: Settings,
         metrics: Metrics,
         now: Callable[[], dt.datetime],
@@ -264,7 +312,8 @@ class BatchProcessor:
         self.pool = pool
         self.entity_fields = entity_fields
         self.handled_types = handled_types
-        self.handler = handler
+        self.handler = handling.apply
+        self.check = handling.check
         self.settings = settings
         self.metrics = metrics
         self.now = now
@@ -287,31 +336,49 @@ class BatchProcessor:
         seen: dict[tuple[str, str], bytes] = {}
         for record in records:
             try:
-                envelope = read_envelope(record.value, self.entity_fields)
+                inbound = self._read(record)
             except DeadLetter as verdict:
                 sorted_.dead.append((record, verdict))
                 continue
-            if envelope.type not in self.handled_types or not self._addressed_to_us(record):
+            if inbound is None:
                 continue  # a known type meant for another service (ops.commands is shared)
-            inbound = Inbound(record, envelope)
-            key = (envelope.source, envelope.id)
+            key = (inbound.envelope.source, inbound.envelope.id)
             if key in seen:
                 sorted_.repeats.append(inbound)
             else:
-                seen[key] = envelope.payload_hash
+                seen[key] = inbound.envelope.payload_hash
                 sorted_.events.append(inbound)
         return sorted_
+
+    def _read(self, record: Record) -> Inbound | None:
+        """One record, read and checked on its own: whatever it holds, this returns an event,
+        returns None (not for this service) or raises DeadLetter; one record never fails the
+        batch (a reader's exception is a bug to fix, and meanwhile that record's dead letter)."""
+        try:
+            envelope = read_envelope(record.value, self.entity_fields)
+        except DeadLetter:
+            raise
+        except Exception as error:
+            raise self._unreadable(record, "reading the envelope", error) from error
+        if envelope.type not in self.handled_types or not self._addressed_to_us(record):
+            return None
+        inbound = Inbound(record, envelope)
+        try:
+            return Inbound(record, envelope, self.check(inbound))
+        except Exception as error:
+            raise self._unreadable(record, f"checking {envelope.type}", error) from error
+
+    def _unreadable(self, record: Record, stage: str, error: Exception) -> DeadLetter:
+        log.error("record.unreadable", stage=stage, error=type(error).__name__,
+                  topic=record.topic, partition=record.partition, offset=record.offset)
+        return DeadLetter(UNCHECKABLE, f"{type(error).__name__} raised while {stage}: {error}")
 
     async def process(self, records: Sequence[Record]) -> None:
         """Handle a batch with bounded retries of transient errors; raise HaltedError otherwise."""
         if self.halted:
             raise HaltedError("consumer halted")
         crash_point(self.settings, "after_fetch")
-        try:
-            sorted_ = self._sort(records)
-        except Exception as error:
-            # Skipping the batch would let the next ack commit past it: halt instead.
-            self._halt("could not read the batch", error)
+        sorted_ = self._sort(records)
         started = time.perf_counter()
         for attempt in range(1, self.settings.retry_attempt_count_max + 1):
             try:
@@ -350,7 +417,7 @@ class BatchProcessor:
             conn = as_connection(proxy)
             dead = await self._claim_dead_letters(conn, sorted_.dead)
             for record, verdict in dead:
-                outbox.dead_letter(record, self.consumer_group, verdict.reason)
+                outbox.dead_letter(record, self.consumer_group, verdict)
             new, duplicates, conflicts = await self._claim_events(conn, sorted_)
             conflicts = await self._record_conflicts(conn, conflicts)
             crash_point(self.settings, "mid_transaction")
@@ -375,7 +442,7 @@ class BatchProcessor:
             sql,
             [r.topic for r, _ in dead], [r.partition for r, _ in dead],
             [r.offset for r, _ in dead], [v.reason for _, v in dead],
-            [v.detail[:500] for _, v in dead],
+            [safe_detail(v.detail) for _, v in dead],
         )
         fresh = {(row[0], row[1], row[2]) for row in rows}
         return [(r, v) for r, v in dead if (r.topic, r.partition, r.offset) in fresh]
@@ -449,11 +516,53 @@ class Producer(Protocol):
     ) -> Awaitable[Any]: ...
 
 
+EVENT_VALUE_BYTES_MAX: Final = 1024 * 1024
+"""CONTRACTS.md: no outbound record is ever larger than 1 MiB, dead letters aside."""
+
+REFUSED_FOR_GOOD: Final = (
+    errors.MessageSizeTooLargeError,
+    errors.RecordTooLargeError,
+    errors.RecordListTooLargeError,
+    errors.InvalidTopicError,
+    errors.TopicAuthorizationFailedError,
+    errors.UnknownTopicOrPartitionError,
+    errors.CorruptRecordException,
+    errors.UnsupportedForMessageFormatError,
+    errors.InvalidRequestError,
+)
+"""What the broker or the producer refuses about one row whatever the retries: the row leaves the
+head of the line (set aside, with its reason) instead of stopping every row behind it."""
+
+_PENDING_ROWS_SQL: Final = """
+WITH pending AS (
+    SELECT id, octet_length(value) + coalesce(octet_length(key), 0) AS row_bytes
+    FROM outbox WHERE published_at IS NULL AND set_aside_at IS NULL ORDER BY id LIMIT $1
+), bounded AS (
+    SELECT id FROM (
+        SELECT id, sum(row_bytes) OVER (ORDER BY id) - row_bytes AS bytes_before FROM pending
+    ) running WHERE bytes_before < $2
+)
+SELECT o.id, o.topic, o.key, o.value, o.header_names, o.header_values
+FROM outbox o JOIN bounded USING (id) ORDER BY o.id
+"""
+
+
+@dataclass(slots=True)
+class _Sent:
+    """What became of one relay batch, row by row."""
+
+    published: list[int] = field(default_factory=list)
+    set_aside: list[tuple[int, str, str]] = field(default_factory=list)  # id, topic, reason
+    retry_error: BaseException | None = None
+
+
 class OutboxRelay:
     """Publishes unpublished outbox rows in id order and marks them; one relay per schema at once.
 
     A transaction-scoped advisory lock keeps a second instance of the service from publishing the
-    same rows concurrently, which would break per-key order.
+    same rows concurrently, which would break per-key order. Each row is marked as soon as the
+    broker acknowledged it, whatever happens to the rows after it; a row refused for good is set
+    aside with its reason; a transient failure leaves the rest for the next round.
     """
 
     def __init__(
@@ -462,6 +571,7 @@ class OutboxRelay:
         service: str,
         pool: asyncpg.Pool,
         producer: Any,
+        dead_letter_producer: Any,
         settings: Settings,
         metrics: Metrics,
         schema: str,
@@ -470,10 +580,12 @@ class OutboxRelay:
         self.schema = schema
         self.pool = pool
         self.producer = producer
+        self.dead_letter_producer = dead_letter_producer
         self.settings = settings
         self.metrics = metrics
         self.wakeup = asyncio.Event()
         self._stopping = False
+        self._dlq_suffix = ".dlq"
 
     def stop(self) -> None:
         self._stopping = True
@@ -495,32 +607,79 @@ class OutboxRelay:
                     await asyncio.wait_for(self.wakeup.wait(), self.settings.relay_idle_ms / 1000)
 
     async def publish_once(self) -> int:
-        async with self.pool.acquire() as conn, conn.transaction():
+        """One batch: returns how many rows it published; raises the transient error, if any,
+        after marking what was acknowledged before it."""
+        async with self.pool.acquire() as proxy, proxy.transaction():
+            conn = as_connection(proxy)
             if not await conn.fetchval(
                 "SELECT pg_try_advisory_xact_lock(hashtext($1))", f"relay:{self.schema}"
             ):
                 return 0
-            rows = await conn.fetch(
-                "SELECT id, topic, key, value, header_names, header_values FROM outbox"
-                " WHERE published_at IS NULL ORDER BY id LIMIT $1",
-                self.settings.relay_batch_size_max,
-            )
+            rows = await conn.fetch(_PENDING_ROWS_SQL, self.settings.relay_batch_size_max,
+                                    self.settings.relay_batch_bytes_max)
             if not rows:
                 self.metrics.outbox_backlog.labels(self.service).set(0)
                 return 0
-            futures = [
-                await self.producer.send(
-                    row["topic"], value=row["value"], key=row["key"],
-                    headers=list(zip(row["header_names"], row["header_values"], strict=True)),
-                )
-                for row in rows
-            ]
-            await asyncio.gather(*futures)
+            sent = await self._send(rows)
             crash_point(self.settings, "relay_after_send")
+            await self._mark(conn, sent)
+        for topic, count in Counter(row["topic"] for row in rows
+                                    if row["id"] in set(sent.published)).items():
+            self.metrics.events_published.labels(self.service, topic).inc(count)
+        if sent.retry_error is not None:
+            raise sent.retry_error
+        return len(sent.published) + len(sent.set_aside)
+
+    async def _send(self, rows: Sequence[asyncpg.Record]) -> _Sent:
+        sent = _Sent()
+        pending: list[tuple[asyncpg.Record, Awaitable[Any]]] = []
+        for row in rows:
+            try:
+                pending.append((row, await self._send_one(row)))
+            except REFUSED_FOR_GOOD as error:
+                sent.set_aside.append((row["id"], row["topic"], _refusal(error)))
+            except KafkaError as error:
+                sent.retry_error = error  # the rows after this one wait, in order
+                break
+        results = await asyncio.gather(*(future for _, future in pending),
+                                       return_exceptions=True)
+        for (row, _), result in zip(pending, results, strict=True):
+            if not isinstance(result, BaseException):
+                sent.published.append(row["id"])
+            elif isinstance(result, REFUSED_FOR_GOOD):
+                sent.set_aside.append((row["id"], row["topic"], _refusal(result)))
+            elif isinstance(result, KafkaError | TimeoutError):
+                sent.retry_error = sent.retry_error or result
+            else:
+                raise result
+        return sent
+
+    async def _send_one(self, row: asyncpg.Record) -> Awaitable[Any]:
+        headers = list(zip(row["header_names"], row["header_values"], strict=True))
+        if row["topic"].endswith(self._dlq_suffix):
+            return await self.dead_letter_producer.send(  # type: ignore[no-any-return]
+                row["topic"], value=row["value"], key=row["key"], headers=headers)
+        if len(row["value"]) > EVENT_VALUE_BYTES_MAX:
+            raise errors.MessageSizeTooLargeError(
+                f"{len(row['value'])} bytes > {EVENT_VALUE_BYTES_MAX} (an outbound event)")
+        return await self.producer.send(  # type: ignore[no-any-return]
+            row["topic"], value=row["value"], key=row["key"], headers=headers)
+
+    async def _mark(self, conn: asyncpg.Connection, sent: _Sent) -> None:
+        if sent.published:
             await conn.execute(
                 "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-                [row["id"] for row in rows],
-            )
-            for topic, count in Counter(row["topic"] for row in rows).items():
-                self.metrics.events_published.labels(self.service, topic).inc(count)
-            return len(rows)
+                sent.published)
+        if sent.set_aside:
+            await conn.execute(
+                "UPDATE outbox SET set_aside_at = now(), set_aside_reason = r.reason"
+                " FROM unnest($1::bigint[], $2::text[]) AS r(id, reason) WHERE outbox.id = r.id",
+                [id_ for id_, _, _ in sent.set_aside], [reason for _, _, reason in sent.set_aside])
+            for id_, topic, reason in sent.set_aside:
+                log.error("relay.set_aside", outbox_id=id_, topic=topic, reason=reason)
+                self.metrics.outbox_set_aside.labels(self.service, reason.split(":", 1)[0]).inc()
+
+
+def _refusal(error: BaseException) -> str:
+    """The reason kept with a set-aside row: the error's class, then what it said."""
+    return safe_detail(f"{type(error).__name__}: {error}")

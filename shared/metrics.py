@@ -49,6 +49,20 @@ class Metrics:
             "pension_outbox_backlog_events", "Outbox events not yet published",
             labels, registry=self.registry,
         )
+        self.outbox_set_aside = Counter(
+            "pension_outbox_set_aside_total",
+            "Outbox rows the broker refused for good, set aside, by the error's class",
+            [*labels, "reason"], registry=self.registry,
+        )
+        self.outbox_set_aside_rows = Gauge(
+            "pension_outbox_set_aside_rows", "Outbox rows set aside and not released",
+            labels, registry=self.registry,
+        )
+        self.outbox_oldest_unpublished = Gauge(
+            "pension_outbox_oldest_unpublished_seconds",
+            "Age of the oldest outbox row waiting to be published (0 when none)",
+            labels, registry=self.registry,
+        )
         self.business = Gauge(
             "pension_business_gauge", "Business figures operators ask about",
             [*labels, "name", "fiscal_entity_code"], registry=self.registry,

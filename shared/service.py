@@ -28,10 +28,10 @@ from shared.http import HealthServer
 from shared.logging import configure_logging, get_logger
 from shared.messaging import (
     TRANSIENT_ERRORS,
-    BatchHandler,
     BatchProcessor,
     Cause,
     HaltedError,
+    Handling,
     Outbox,
     OutboxRelay,
     Record,
@@ -42,6 +42,10 @@ from shared.settings import Settings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PRODUCER_REQUEST_BYTES_MAX = 5 * 1024 * 1024
+# A dead letter carries the original value whole, and a value that arrived compressed under the
+# 4 MiB topic limit can be several times larger once read (CONTRACTS.md, TOO_LARGE): its producer
+# compresses, and may send what the dead-letter topics accept compressed (deploy/topics.txt).
+DEAD_LETTER_REQUEST_BYTES_MAX = 64 * 1024 * 1024
 log = get_logger("service")
 
 
@@ -57,15 +61,17 @@ class Runtime:
     metrics: Metrics
     pool: asyncpg.Pool | None = None
     producer: AIOKafkaProducer | None = None
+    dead_letter_producer: AIOKafkaProducer | None = None
     processor: BatchProcessor | None = None
     relay: OutboxRelay | None = None
     health: HealthServer | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     broker: KafkaBroker | None = None
     failed: bool = False
+    outbox_oldest_s: float = 0.0
 
 
-HandlerFactory = Callable[[Runtime], BatchHandler]
+HandlerFactory = Callable[[Runtime], Handling]
 GaugeRow = tuple[str, str, int]
 """(gauge name, fiscal entity code or "", value): a business figure operators ask about."""
 BusinessGauges = Callable[[asyncpg.Connection], Awaitable[list[GaugeRow]]]
@@ -159,18 +165,14 @@ async def _start(spec: ServiceSpec, runtime: Runtime) -> None:
     runtime.pool = pool = await create_pool(settings, schema, spec.name)
     applied = await migrate(pool, schema, ["shared.migrations", spec.migrations_package])
     log.info("service.migrated", service=spec.name, applied=applied)
-    runtime.producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        client_id=f"{spec.name}-relay",
-        enable_idempotence=True,
-        acks="all",
-        linger_ms=5,
-        max_request_size=PRODUCER_REQUEST_BYTES_MAX,
-        request_timeout_ms=settings.kafka_request_timeout_ms,
-    )
+    runtime.producer = _relay_producer(settings, spec.name, PRODUCER_REQUEST_BYTES_MAX)
+    runtime.dead_letter_producer = _relay_producer(
+        settings, spec.name, DEAD_LETTER_REQUEST_BYTES_MAX, compression_type="gzip")
     await runtime.producer.start()
+    await runtime.dead_letter_producer.start()
     runtime.relay = relay = OutboxRelay(
-        service=spec.name, pool=pool, producer=runtime.producer, settings=settings,
+        service=spec.name, pool=pool, producer=runtime.producer,
+        dead_letter_producer=runtime.dead_letter_producer, settings=settings,
         metrics=runtime.metrics, schema=schema,
     )
     runtime.processor = BatchProcessor(
@@ -179,11 +181,25 @@ async def _start(spec: ServiceSpec, runtime: Runtime) -> None:
         pool=pool,
         entity_fields=spec.entity_fields,
         handled_types=spec.handled_types,
-        handler=spec.handler_factory(runtime),
+        handling=spec.handler_factory(runtime),
         settings=settings,
         metrics=runtime.metrics,
         now=now_shanghai,
         on_commit=relay.wakeup.set,
+    )
+
+
+def _relay_producer(settings: Settings, service: str, request_bytes_max: int,
+                    compression_type: str | None = None) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=f"{service}-relay",
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        max_request_size=request_bytes_max,
+        request_timeout_ms=settings.kafka_request_timeout_ms,
+        compression_type=compression_type,
     )
 
 
@@ -249,12 +265,25 @@ async def _refresh_lag(spec: ServiceSpec, runtime: Runtime) -> None:
             ).set(max(0, highwater - position))
 
 
+_OUTBOX_STATE_SQL = """
+SELECT count(*) FILTER (WHERE set_aside_at IS NULL) AS pending,
+       count(*) FILTER (WHERE set_aside_at IS NOT NULL) AS set_aside,
+       coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE set_aside_at IS NULL)),
+                0)::float8 AS oldest_s
+FROM outbox WHERE published_at IS NULL
+"""
+
+
 async def _refresh_database_gauges(spec: ServiceSpec, runtime: Runtime) -> None:
     assert runtime.pool is not None
     async with runtime.pool.acquire() as proxy:
         conn = as_connection(proxy)
-        backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        runtime.metrics.outbox_backlog.labels(spec.name).set(backlog)
+        row = await conn.fetchrow(_OUTBOX_STATE_SQL)
+        assert row is not None
+        runtime.outbox_oldest_s = row["oldest_s"]
+        runtime.metrics.outbox_backlog.labels(spec.name).set(row["pending"])
+        runtime.metrics.outbox_set_aside_rows.labels(spec.name).set(row["set_aside"])
+        runtime.metrics.outbox_oldest_unpublished.labels(spec.name).set(row["oldest_s"])
         if spec.business_gauges is not None:
             for name, entity, value in await spec.business_gauges(conn):
                 runtime.metrics.business.labels(spec.name, name, entity).set(value)
@@ -269,6 +298,9 @@ async def _ready(runtime: Runtime) -> dict[str, bool]:
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
             checks["database"] = False
     checks["consumer_running"] = runtime.processor is not None and not runtime.processor.halted
+    # Refreshed by the watcher every WATCH_INTERVAL_S: a probe never waits on a count.
+    checks["outbox_publishing"] = (
+        runtime.outbox_oldest_s <= runtime.settings.outbox_unpublished_age_s_max)
     return checks
 
 
@@ -305,8 +337,9 @@ async def _stop(runtime: Runtime) -> None:
     await asyncio.gather(*runtime.tasks, return_exceptions=True)
     if runtime.health is not None:
         await runtime.health.stop()
-    if runtime.producer is not None:
-        await runtime.producer.stop()
+    for producer in (runtime.producer, runtime.dead_letter_producer):
+        if producer is not None:
+            await producer.stop()
     if runtime.pool is not None:
         await runtime.pool.close()
 

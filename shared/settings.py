@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     retry_backoff_ms_max: int = Field(5_000, ge=1)
 
     relay_batch_size_max: int = Field(1_000, ge=1, le=50_000)
+    # Bounds a relay batch in bytes too: a batch of a thousand 4 MiB dead letters would hold
+    # gigabytes in memory at once. A single larger row still goes out alone.
+    relay_batch_bytes_max: int = Field(16 * 1024 * 1024, ge=1024)
+    # /readyz says unready when an event has waited this long to be published (broker down,
+    # rows refused, relay stuck): the service is not answering in time even if it consumes.
+    outbox_unpublished_age_s_max: int = Field(120, ge=1)
     relay_idle_ms: int = Field(50, ge=1, le=60_000)
 
     http_host: str = "127.0.0.1"

@@ -41,15 +41,22 @@ def random_name(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
+TOPIC_BYTES_MAX_DEFAULT = "4259840"  # deploy/topics.txt: 4 MiB of record + 64 KiB overhead
+
+
 async def create_topics(names: list[str], partitions: int = 3) -> None:
+    """Topics as deploy/topics.txt declares them (size limit), with `partitions` each; a name
+    "<namespace>.<topic>" takes the limit of its topic."""
     CREATED_TOPICS.extend(names)
+    declared = declared_topics()
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap())
     await admin.start()
     try:
-        await admin.create_topics(
-            [NewTopic(name, partitions, 1, topic_configs={"max.message.bytes": "4259840"})
-             for name in names]
-        )
+        await admin.create_topics([
+            NewTopic(name, partitions, 1, topic_configs={"max.message.bytes": declared.get(
+                name.split(".", 1)[-1], (0, TOPIC_BYTES_MAX_DEFAULT))[1]})
+            for name in names
+        ])
     finally:
         await admin.close()
 
@@ -192,14 +199,20 @@ async def connect_db(schema: str) -> asyncpg.Connection:
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def topic_names() -> list[str]:
-    """The topics of deploy/topics.txt (name only)."""
-    names = []
+def declared_topics() -> dict[str, tuple[int, str]]:
+    """deploy/topics.txt: name -> (partitions, max.message.bytes)."""
+    topics: dict[str, tuple[int, str]] = {}
     for raw_line in (REPO_ROOT / "deploy" / "topics.txt").read_text().splitlines():
         line = raw_line.split("#", 1)[0].strip()
         if line:
-            names.append(line.split()[0])
-    return names
+            name, partitions, *size = line.split()
+            topics[name] = (int(partitions), size[0] if size else TOPIC_BYTES_MAX_DEFAULT)
+    return topics
+
+
+def topic_names() -> list[str]:
+    """The topics of deploy/topics.txt (name only)."""
+    return list(declared_topics())
 
 
 async def create_namespace(partitions: int = 3) -> str:

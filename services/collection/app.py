@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from services.collection import SERVICE_NAME, store
-from services.collection.handlers import DEADLINE_CHECK, make_handler
+from services.collection.handlers import DEADLINE_CHECK, make_handling
 from services.collection.rules import load_rules
 from shared.contracts.registry import TOPIC_OPS_COMMANDS
 from shared.contracts.tax import DECLARED, PAID, TOPIC_DECLARATIONS, TOPIC_PAYMENTS
-from shared.messaging import BatchHandler
+from shared.messaging import Handling
 from shared.service import Runtime, ServiceSpec, run_service
 
 HTTP_PORT_DEFAULT = 8101
 
 
-def _handler_factory(runtime: Runtime) -> BatchHandler:
+def _handler_factory(runtime: Runtime) -> Handling:
     # Rules are read and checked at start-up: a bad rule file stops the service before it consumes.
-    return make_handler(load_rules(runtime.settings.rule_set))
+    return make_handling(load_rules(runtime.settings.rule_set))
 
 
 def spec() -> ServiceSpec:

@@ -26,6 +26,7 @@ from shared.contracts.collection import (
     REGISTERED,
     SETTLED,
 )
+from shared.contracts.fields import cap_reasons
 from shared.money import format_yuan, late_fee_fen
 
 AccountState = Literal["unknown", "rejected", "registered"]
@@ -245,7 +246,8 @@ class Book:
 
     def _reject(self, check: DeclarationCheck, reasons: list[Reason], key: str,
                 cause: int) -> None:
-        data = declaration_rejected_data(check.declaration_id, check.revision, reasons)
+        data = declaration_rejected_data(check.declaration_id, check.revision,
+                                         cap_reasons(reasons, check.reasons_more))
         self.emits.append(Emit(DECLARATION_REJECTED, key, data, cause))
 
     def _register(self, account: Account, declaration: Declaration, cause: int) -> None:

@@ -8,7 +8,7 @@ unnest. A deadline check is one set-based statement over all declarations.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 
@@ -23,6 +23,7 @@ from services.collection.domain import (
 )
 from services.collection.rules import Rules
 from services.collection.validation import (
+    CommandCheck,
     DeclarationCheck,
     PaymentCheck,
     check_deadline_command,
@@ -39,7 +40,7 @@ from shared.contracts.collection import (
 from shared.contracts.registry import TOPIC_OPS_COMMANDS
 from shared.contracts.tax import DECLARED, PAID
 from shared.logging import get_logger
-from shared.messaging import Batch, BatchHandler, Cause, Inbound, Outbox
+from shared.messaging import Batch, Cause, Handling, Inbound, Outbox
 
 DEADLINE_CHECK = "ops.deadline_check.requested.v1"
 COMMAND_REJECTED = "ops.command.rejected.v1"
@@ -49,41 +50,41 @@ log = get_logger("collection")
 Check = DeclarationCheck | PaymentCheck
 
 
-def make_handler(rules: Rules) -> BatchHandler:
+def make_handling(rules: Rules) -> Handling:
+    def check(event: Inbound) -> Check | CommandCheck:
+        """Every check of one event that needs no stored state, before the transaction."""
+        if event.type == DECLARED:
+            return check_declaration(event.data, event.envelope.entity_id, rules)
+        if event.type == PAID:
+            return check_payment(event.data, event.envelope.entity_id)
+        assert event.type == DEADLINE_CHECK, event.type
+        return check_deadline_command(event.data, event.envelope.entity_id)
+
     async def handle(conn: asyncpg.Connection, batch: Batch, outbox: Outbox) -> None:
         for conflict in batch.conflicts:
             _answer_conflict(conflict, outbox)
         segment: list[Inbound] = []
         for event in batch.events:
             if event.type == DEADLINE_CHECK:
-                await _play(conn, segment, outbox, rules)
+                await _play(conn, segment, outbox)
                 segment = []
                 await _deadline_check(conn, event, outbox)
             else:
                 segment.append(event)
-        await _play(conn, segment, outbox, rules)
+        await _play(conn, segment, outbox)
 
-    return handle
-
-
-def _check(event: Inbound, rules: Rules) -> Check:
-    if event.type == DECLARED:
-        return check_declaration(event.data, event.envelope.entity_id, rules)
-    assert event.type == PAID, event.type
-    return check_payment(event.data, event.envelope.entity_id)
+    return Handling(apply=handle, check=check)
 
 
 def _record_key(event: Inbound) -> str | None:
-    key = event.record.key
-    return key.decode("utf-8", "replace") if key else None
+    return event.record.key_text()
 
 
-async def _play(conn: asyncpg.Connection, segment: list[Inbound], outbox: Outbox,
-                rules: Rules) -> None:
+async def _play(conn: asyncpg.Connection, segment: list[Inbound], outbox: Outbox) -> None:
     """Declarations and payments of one segment, in consumption order."""
     if not segment:
         return
-    checks = [_check(event, rules) for event in segment]
+    checks = [cast(Check, event.item) for event in segment]
     book, stored_ids = await _load_book(conn, checks)
     for index, (event, check) in enumerate(zip(segment, checks, strict=True)):
         content_hash, key = event.envelope.payload_hash, _record_key(event)
@@ -126,7 +127,7 @@ async def _load_book(conn: asyncpg.Connection, checks: list[Check]) -> tuple[Boo
 async def _deadline_check(conn: asyncpg.Connection, event: Inbound, outbox: Outbox) -> None:
     """Every registered declaration past due and not paid in full, once per as_of date."""
     cause = Cause.of(event)
-    command = check_deadline_command(event.data, event.envelope.entity_id)
+    command = cast(CommandCheck, event.item)
     if command.as_of is None:
         outbox.event(topic=TOPIC_OPS_COMMANDS, key=SERVICE_NAME, event_type=COMMAND_REJECTED,
                      data={"command_id": command.command_id, "service": SERVICE_NAME,

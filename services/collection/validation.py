@@ -13,10 +13,12 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
-from pydantic import ValidationError
-
 from services.collection.rules import BaseBounds, Rates, Rules
-from shared.contracts.fields import DeadlineCheckRequested, reasons_from_error
+from shared.contracts.fields import (
+    DeadlineCheckRequested,
+    cap_reasons,
+    validate_contract,
+)
 from shared.contracts.tax import (
     DECLARATION_CODES,
     LINES_MAX,
@@ -24,6 +26,7 @@ from shared.contracts.tax import (
     DeclarationDeclared,
     PaymentPaid,
 )
+from shared.contracts.wire import echo_text
 from shared.ids import resident_id_problem, uscc_is_valid
 from shared.money import BASIS_POINTS_PER_UNIT, format_yuan, parse_yuan
 
@@ -78,7 +81,10 @@ class Declaration(NamedTuple):
 
 
 class DeclarationCheck(NamedTuple):
-    """The verdict on one declaration; `recordable` when its id and revision are well-formed."""
+    """The verdict on one declaration; `recordable` when its id and revision are well-formed.
+
+    `reasons_more` counts reasons too many to itemise (CONTRACTS.md, at most 1,000 per rejection).
+    """
 
     declaration_id: str
     revision: int | None
@@ -86,6 +92,7 @@ class DeclarationCheck(NamedTuple):
     recordable: bool
     reasons: list[Reason]
     declaration: Declaration | None
+    reasons_more: int = 0
 
 
 class Payment(NamedTuple):
@@ -111,21 +118,32 @@ def reason(code: str, line_no: int | None, field: str | None, message: str) -> R
 
 
 class _Shape:
-    """The contract model's verdict: reasons, and which fields (per line) failed it."""
+    """The contract model's verdict: reasons, and which fields (per line) failed it.
 
-    __slots__ = ("by_line", "header", "reasons")
+    A declaration of more than LINES_MAX lines is checked without its lines (CONTRACTS.md,
+    bounded work): its header gets every reason, the lines one TOO_MANY_LINES.
+    """
+
+    __slots__ = ("by_line", "header", "more", "reasons", "too_many_lines")
 
     def __init__(self, data: Mapping[str, Any]) -> None:
-        self.reasons: list[Reason] = []
         self.header: set[str] = set()
         self.by_line: dict[int, set[str]] = {}
-        try:
-            DeclarationDeclared.model_validate(data)
-        except ValidationError as error:
-            self.reasons = reasons_from_error(error, DECLARATION_CODES, data=data,
-                                              line_kind="line")
-            for item in error.errors(include_url=False, include_input=False):
-                self._flag(item["loc"])
+        lines = data.get("lines")
+        line_count = len(lines) if isinstance(lines, list) else 0
+        self.too_many_lines = line_count > LINES_MAX
+        if self.too_many_lines:
+            data = {name: value for name, value in data.items() if name != "lines"}
+        checked = validate_contract(DeclarationDeclared, data, DECLARATION_CODES,
+                                    line_kind="line")
+        self.reasons, self.more = checked.reasons, checked.more
+        for location in checked.failed:
+            self._flag(location)
+        if self.too_many_lines:
+            self.header.add("lines")
+            self.reasons = [r for r in self.reasons if r["field"] != "lines"]
+            self.reasons.append(reason("TOO_MANY_LINES", None, "lines",
+                                       f"{line_count} lines; at most {LINES_MAX} per declaration"))
 
     def _flag(self, location: tuple[int | str, ...]) -> None:
         if location[0] == "lines" and len(location) > 1 and isinstance(location[1], int):
@@ -169,6 +187,7 @@ def check_declaration(data: Mapping[str, Any], entity_id: str, rules: Rules) -> 
         recordable="declaration_id" not in shape.header and revision is not None,
         reasons=reasons,
         declaration=declaration,
+        reasons_more=shape.more,
     )
 
 
@@ -195,10 +214,6 @@ def _check_header(
     if scheme is not None and "unit_funding" not in flagged:
         _check_unit_funding(scheme, data.get("unit_funding"), reasons)
     rates, bounds = _configured(scheme, fee_period, rules, reasons)
-    lines = data.get("lines")
-    if isinstance(lines, list) and len(lines) > LINES_MAX:
-        reasons.append(reason("TOO_MANY_LINES", None, "lines",
-                              f"{len(lines)} lines; at most {LINES_MAX} per declaration"))
     return _Header(declared_on, fee_period, rates, bounds, entity)
 
 
@@ -375,20 +390,16 @@ def amount_due_fen(
 
 def check_payment(data: Mapping[str, Any], entity_id: str) -> PaymentCheck:
     """Every failing check of a payment; a `Payment` in fen when none fails."""
-    reasons: list[Reason] = []
-    flagged: set[str] = set()
-    try:
-        PaymentPaid.model_validate(data)
-    except ValidationError as error:
-        reasons = reasons_from_error(error, PAYMENT_CODES, data=data)
-        flagged = {str(item["loc"][0]) for item in error.errors(include_url=False)}
+    checked = validate_contract(PaymentPaid, data, PAYMENT_CODES)
+    reasons = cap_reasons(checked.reasons, checked.more)
+    flagged = {str(location[0]) for location in checked.failed}
     if "amount_paid" not in flagged and parse_yuan(data["amount_paid"]) == 0:
         reasons.append({"code": "AMOUNT_INVALID", "field": "amount_paid",
                         "message": "a payment must be more than 0.00"})
     declaration_id = data.get("declaration_id")
     check = PaymentCheck(
         payment_id=entity_id,
-        declaration_id=declaration_id if isinstance(declaration_id, str) else None,
+        declaration_id=echo_text(declaration_id) if isinstance(declaration_id, str) else None,
         recordable="payment_id" not in flagged,
         reasons=reasons,
         payment=None,
@@ -409,9 +420,7 @@ class CommandCheck(NamedTuple):
 
 
 def check_deadline_command(data: Mapping[str, Any], entity_id: str) -> CommandCheck:
-    try:
-        command = DeadlineCheckRequested.model_validate(data)
-    except ValidationError as error:
-        return CommandCheck(entity_id, None,
-                            reasons_from_error(error, {"as_of": "DATE_INVALID"}, data=data))
-    return CommandCheck(command.command_id, dt.date.fromisoformat(command.as_of), [])
+    checked = validate_contract(DeadlineCheckRequested, data, {"as_of": "DATE_INVALID"})
+    if checked.model is None:
+        return CommandCheck(entity_id, None, cap_reasons(checked.reasons, checked.more))
+    return CommandCheck(checked.model.command_id, dt.date.fromisoformat(checked.model.as_of), [])

@@ -9,14 +9,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.fund_transfer import store
 from services.fund_transfer.accounts import load_account_book
-from services.fund_transfer.handlers import make_handler
+from services.fund_transfer.handlers import make_handling
 from services.fund_transfer.model import NOTICE_ATTEMPT_COUNT_MAX_DEFAULT, Rules
 from services.fund_transfer.validation import DEADLINE_CHECK, HANDLED_TYPES
 from shared.contracts.finance import TOPIC_APPROPRIATIONS, TOPIC_SETTLEMENTS
 from shared.contracts.registry import TOPIC_OPS_COMMANDS
 from shared.contracts.transfer import TOPIC_REQUESTS
 from shared.logging import get_logger
-from shared.messaging import BatchHandler
+from shared.messaging import Handling
 from shared.service import Runtime, ServiceSpec, run_service
 
 NAME = "fund_transfer"
@@ -34,14 +34,14 @@ class FundTransferSettings(BaseSettings):
     accounts_file: Path | None = None
 
 
-def _handler(runtime: Runtime) -> BatchHandler:
+def _handler(runtime: Runtime) -> Handling:
     # The book loads at start-up, never at import: a broken book stops the start.
     config = FundTransferSettings()
     book = load_account_book(config.accounts_file)
     if config.accounts_file is None and runtime.settings.rule_set == "production":
         log.warning("accounts.sample_book", detail="notices carry SAMPLE account numbers; "
                     "set FUND_TRANSFER_ACCOUNTS_FILE to the finance department's register")
-    return make_handler(Rules(book, config.notice_attempt_count_max))
+    return make_handling(Rules(book, config.notice_attempt_count_max))
 
 
 def spec() -> ServiceSpec:

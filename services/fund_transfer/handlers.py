@@ -7,17 +7,21 @@ outbox events of a batch commit together or not at all.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
 import asyncpg
 
 from services.fund_transfer import domain, events, store, validation
-from services.fund_transfer.model import Outbound, Rules
-from shared.messaging import Batch, BatchHandler, Cause, Inbound, Outbox
+from services.fund_transfer.model import Item, Outbound, Rules
+from shared.messaging import Batch, Cause, Handling, Inbound, Outbox
 
 
-def make_handler(rules: Rules) -> BatchHandler:
+def make_handling(rules: Rules) -> Handling:
+    def check(event: Inbound) -> Item:
+        return validation.parse(event.type, event.data, _record_key(event), rules)
+
     async def handle(conn: asyncpg.Connection, batch: Batch, outbox: Outbox) -> None:
-        items = [validation.parse(e.type, e.data, _record_key(e), rules) for e in batch.events]
+        items = [cast(Item, e.item) for e in batch.events]
         working_set = await store.load(conn, domain.needs(items, rules), rules)
         for inbound, item in zip(batch.events, items, strict=True):
             _publish(outbox, inbound, domain.apply(working_set, item, rules))
@@ -27,7 +31,7 @@ def make_handler(rules: Rules) -> BatchHandler:
                 _publish(outbox, inbound, [events.rejected(invalid)])
         await store.save(conn, working_set.changes)
 
-    return handle
+    return Handling(apply=handle, check=check)
 
 
 def _publish(outbox: Outbox, inbound: Inbound, outbound: Iterable[Outbound]) -> None:
@@ -39,7 +43,4 @@ def _publish(outbox: Outbox, inbound: Inbound, outbound: Iterable[Outbound]) -> 
 
 def _record_key(inbound: Inbound) -> str:
     """Rejections keep the key the partner chose (its fiscal entity code, by contract)."""
-    key = inbound.record.key
-    if not key:
-        return inbound.envelope.entity_id
-    return key.decode("utf-8", errors="replace")
+    return inbound.record.key_text() or inbound.envelope.entity_id

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal, TypeVar
 
-from pydantic import ValidationError
-
 from services.fund_transfer.model import (
     Appropriation,
     DeadlineCheck,
@@ -25,10 +23,11 @@ from shared.contracts import finance, transfer
 from shared.contracts.fields import (
     Contract,
     DeadlineCheckRequested,
+    cap_reasons,
     parse_date,
-    reasons_from_error,
+    validate_contract,
 )
-from shared.contracts.wire import dumps_canonical
+from shared.contracts.wire import echo_text
 from shared.money import parse_yuan
 
 DEADLINE_CHECK: Final = "ops.deadline_check.requested.v1"
@@ -145,10 +144,8 @@ def conflicting_duplicate(field: str, message: str) -> dict[str, Any]:
 def _validate(
     model: type[M], data: Mapping[str, Any], codes: Mapping[str, str]
 ) -> tuple[M | None, list[dict[str, Any]]]:
-    try:
-        return model.model_validate(data), []
-    except ValidationError as error:
-        return None, reasons_from_error(error, codes, data=data, dotted=True)
+    checked = validate_contract(model, data, codes, dotted=True)
+    return checked.model, cap_reasons(checked.reasons, checked.more)
 
 
 def _invalid_settlement(data: Mapping[str, Any], key: str, reasons: list[dict[str, Any]]) -> Item:
@@ -179,8 +176,8 @@ def _account_ref(ref: transfer.AccountRef) -> tuple[str, str]:
 
 def _text(value: Any) -> str:
     """An entity id as text even when malformed (a number, say), to name it in the rejection."""
-    return value if isinstance(value, str) else dumps_canonical(value).decode()
+    return echo_text(value)
 
 
 def _optional_text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    return echo_text(value) if isinstance(value, str) else None

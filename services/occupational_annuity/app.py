@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from services.occupational_annuity import checks, inbound, store
-from services.occupational_annuity.handlers import make_handler
+from services.occupational_annuity.handlers import make_handling
 from services.occupational_annuity.rules import load_rules
-from shared.messaging import BatchHandler
+from shared.messaging import Handling
 from shared.service import Runtime, ServiceSpec, run_service
 
 NAME = "occupational_annuity"
@@ -20,9 +20,9 @@ HANDLED_TYPES = frozenset({
 })
 
 
-def _handler(runtime: Runtime) -> BatchHandler:
+def _handler(runtime: Runtime) -> Handling:
     # Rules load at start-up from the settings, never at import: a bad rule file stops the start.
-    return make_handler(load_rules(runtime.settings.rule_set))
+    return make_handling(load_rules(runtime.settings.rule_set))
 
 
 def spec() -> ServiceSpec:

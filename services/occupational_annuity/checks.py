@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Final, TypeVar
 
 import asyncpg
-from pydantic import ValidationError
 
 from services.occupational_annuity import domain, events, store
 from services.occupational_annuity.domain import Rules, TopupAssessment, TopupBlocked
@@ -22,8 +21,9 @@ from shared.contracts.fields import (
     DeadlineCheckRequested,
     NotionalInterestRequested,
     Reason,
+    cap_reasons,
     parse_date,
-    reasons_from_error,
+    validate_contract,
 )
 from shared.contracts.registry import TOPIC_OPS_COMMANDS
 from shared.logging import get_logger
@@ -54,11 +54,10 @@ async def handle_commands(
 
 
 def _validated(model: type[_Command], command: Inbound, outbox: Outbox) -> _Command | None:
-    try:
-        return model.model_validate(command.data)
-    except ValidationError as error:
-        _reject(command, outbox, reasons_from_error(error, COMMAND_CODES))
-        return None
+    checked = validate_contract(model, command.data, COMMAND_CODES)
+    if checked.model is None:
+        _reject(command, outbox, cap_reasons(checked.reasons, checked.more))
+    return checked.model
 
 
 def _reject(command: Inbound, outbox: Outbox, reasons: list[dict[str, object]]) -> None:

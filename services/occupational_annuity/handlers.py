@@ -20,7 +20,7 @@ from services.occupational_annuity.domain import Credit, Rules
 from shared.contracts import annuity as contract
 from shared.contracts.fields import parse_date, reasons_from_error
 from shared.logging import get_logger
-from shared.messaging import Batch, BatchHandler, Cause, Inbound, Outbox
+from shared.messaging import Batch, Cause, Handling, Inbound, Outbox
 from shared.money import parse_yuan
 
 log = get_logger("occupational_annuity")
@@ -34,7 +34,7 @@ CODES_BY_FIELD: Final = {
 }
 
 
-def make_handler(rules: Rules) -> BatchHandler:
+def make_handling(rules: Rules) -> Handling:
     async def handle(conn: asyncpg.Connection, batch: Batch, outbox: Outbox) -> None:
         kinds = _by_kind(batch.events)
         await handle_collection(conn, kinds.get("collection", []), outbox, rules)
@@ -42,7 +42,7 @@ def make_handler(rules: Rules) -> BatchHandler:
         await checks.handle_commands(conn, kinds.get("command", []), outbox, rules)
         checks.answer_conflicts(batch.conflicts, outbox)
 
-    return handle
+    return Handling(apply=handle)
 
 
 def _by_kind(events_: Iterable[Inbound]) -> dict[str, list[Inbound]]:

@@ -12,7 +12,7 @@ import os
 import asyncpg
 
 from shared.contracts.registry import ENTITY_FIELDS
-from shared.messaging import Batch, BatchHandler, Cause, Outbox
+from shared.messaging import Batch, Cause, Handling, Outbox
 from shared.service import Runtime, ServiceSpec, run_service
 
 PROBE_TYPE = "test.probe.v1"
@@ -24,7 +24,7 @@ class BrokenInvariantError(Exception):
 
 
 def probe_spec(name: str, topic: str, slow_ms: int = 0, broken: bool = False) -> ServiceSpec:
-    def factory(runtime: Runtime) -> BatchHandler:
+    def factory(runtime: Runtime) -> Handling:
         async def handle(conn: asyncpg.Connection, batch: Batch, outbox: Outbox) -> None:
             if slow_ms:
                 await asyncio.sleep(slow_ms / 1000)  # lets a test signal a batch in flight
@@ -45,7 +45,7 @@ def probe_spec(name: str, topic: str, slow_ms: int = 0, broken: bool = False) ->
                                  {"code": "CONFLICTING_DUPLICATE", "field": None,
                                   "message": "same event id, other content"}]},
                              cause=Cause.of(conflict))
-        return handle
+        return Handling(apply=handle)
 
     return ServiceSpec(
         name=name,

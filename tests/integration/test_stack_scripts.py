@@ -10,28 +10,22 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from tests.support import declared_topics
+
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("stack_env")]
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = REPO / "deploy" / "stack.sh"
-TOPICS_FILE = REPO / "deploy" / "topics.txt"
 MAX_MESSAGE_BYTES = "4259840"  # 4 MiB records + 64 KiB batch overhead
-
-
-def declared_topics() -> dict[str, int]:
-    topics: dict[str, int] = {}
-    for raw in TOPICS_FILE.read_text(encoding="utf-8").splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if line:
-            name, partitions = line.split()
-            topics[name] = int(partitions)
-    return topics
+DEAD_LETTER_MAX_MESSAGE_BYTES = "16842752"  # 16 MiB + 64 KiB: a TOO_LARGE letter, compressed
 
 
 def test_topics_file_declares_the_system_topics() -> None:
     topics = declared_topics()
-    assert topics["ops.commands"] == 1
-    assert {topics[n] for n in topics if n.endswith(".dlq")} == {3}
+    assert topics["ops.commands"] == (1, MAX_MESSAGE_BYTES)
+    assert {topics[n] for n in topics if n.endswith(".dlq")} == {(3, DEAD_LETTER_MAX_MESSAGE_BYTES)}
+    assert {size for name, (_, size) in topics.items() if not name.endswith(".dlq")} == {
+        MAX_MESSAGE_BYTES}
     assert len(topics) == 13
 
 
@@ -69,7 +63,7 @@ async def test_every_declared_topic_exists_with_its_partitions_and_size_limit(
     partitions = {
         name: len(t["partitions"]) for name, t in described.items() if t["error_code"] == 0
     }
-    assert partitions == topics
+    assert partitions == {name: count for name, (count, _) in topics.items()}
 
     max_bytes: dict[str, str] = {}
     for response in responses:
@@ -78,4 +72,4 @@ async def test_every_declared_topic_exists_with_its_partitions_and_size_limit(
             for entry in resource["config_entries"]:
                 if entry["config_names"] == "max.message.bytes":
                     max_bytes[resource["resource_name"]] = entry["config_value"]
-    assert max_bytes == dict.fromkeys(topics, MAX_MESSAGE_BYTES)
+    assert max_bytes == {name: size for name, (_, size) in topics.items()}

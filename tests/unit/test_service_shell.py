@@ -8,6 +8,8 @@ from typing import Any, cast
 import pytest
 
 from shared import messaging, service
+from shared.contracts.registry import ENTITY_FIELDS
+from shared.contracts.wire import read_envelope
 from shared.metrics import Metrics
 from shared.settings import Settings
 
@@ -54,25 +56,50 @@ def test_limits_are_checked_at_start() -> None:
                  db_pool_size_min=9, db_pool_size_max=2)
 
 
-async def test_a_batch_that_cannot_be_read_halts_the_consumer_instead_of_skipping(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    def broken_reader(raw: bytes | None, entity_fields: dict[str, str]) -> Any:
-        raise TypeError("a bug in reading")
-
-    monkeypatch.setattr(messaging, "read_envelope", broken_reader)
+def _processor(check: messaging.Check) -> messaging.BatchProcessor:
     state = runtime()
 
-    async def handler(conn: Any, batch: Any, outbox: Any) -> None:
+    async def apply(conn: Any, batch: Any, outbox: Any) -> None:
         raise AssertionError("never reached")
 
-    processor = messaging.BatchProcessor(
-        service="test", consumer_group="test", pool=cast(Any, None), entity_fields={},
-        handled_types=frozenset(), handler=handler, settings=state.settings,
+    return messaging.BatchProcessor(
+        service="test", consumer_group="test", pool=cast(Any, None), entity_fields=ENTITY_FIELDS,
+        handled_types=frozenset({"tax.contribution.paid.v1"}),
+        handling=messaging.Handling(apply=apply, check=check), settings=state.settings,
         metrics=state.metrics, now=service.now_shanghai)
-    record = messaging.Record("t", 0, 0, None, b"{}", ())
-    with pytest.raises(messaging.HaltedError):
-        await processor.process([record])
-    assert processor.halted is True
-    with pytest.raises(messaging.HaltedError):
-        await processor.process([record])  # and it stays halted
+
+
+PAYMENT = (b'{"specversion":"1.0","id":"E-1","source":"/tax/1","type":"tax.contribution.paid.v1",'
+           b'"time":"2025-04-10T09:30:00+08:00","datacontenttype":"application/json",'
+           b'"data":{"payment_id":"P-1"}}')
+
+
+def test_a_reader_that_raises_dead_letters_that_record_and_reads_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken_on_first(raw: bytes | None, entity_fields: dict[str, str]) -> Any:
+        if raw == b"{}":
+            raise TypeError("a bug in reading")
+        return read_envelope(raw, entity_fields)
+
+    monkeypatch.setattr(messaging, "read_envelope", broken_on_first)
+    sorted_ = _processor(lambda event: "checked")._sort([
+        messaging.Record("t", 0, 0, None, b"{}", ()),
+        messaging.Record("t", 0, 1, None, PAYMENT, ()),
+    ])
+    [(record, verdict)] = sorted_.dead
+    assert (record.offset, verdict.reason) == (0, "NOT_CLOUDEVENT")
+    assert "TypeError" in verdict.detail
+    assert [(e.record.offset, e.item) for e in sorted_.events] == [(1, "checked")]
+
+
+def test_a_check_that_raises_dead_letters_that_record_instead_of_halting() -> None:
+    def check(event: messaging.Inbound) -> object:
+        raise KeyError("lines")
+
+    processor = _processor(check)
+    sorted_ = processor._sort([messaging.Record("t", 0, 5, None, PAYMENT, ())])
+    [(record, verdict)] = sorted_.dead
+    assert (record.offset, verdict.reason, sorted_.events) == (5, "NOT_CLOUDEVENT", [])
+    assert "KeyError raised while checking tax.contribution.paid.v1" in verdict.detail
+    assert processor.halted is False

@@ -166,6 +166,43 @@ def test_too_many_lines_past_5000() -> None:
     assert found(data) == {("TOO_MANY_LINES", None, "lines")}
 
 
+def test_past_5000_lines_the_lines_are_not_checked_one_by_one_but_the_header_is() -> None:
+    data = factory.declaration(bases=("6000.00",) * 5001)
+    data["employer_uscc"] = flip_last(data["employer_uscc"], "0123456789ABCDEFGHJKLMNPQRTUWXY")
+    for line in data["lines"]:
+        line["person_id"] = "not a resident identity number"
+    assert found(data) == {("TOO_MANY_LINES", None, "lines"),
+                           ("EMPLOYER_USCC_INVALID", None, "employer_uscc")}
+
+
+def test_a_million_empty_lines_are_one_reason_and_cost_no_line_check() -> None:
+    data = factory.declaration()
+    data["lines"] = [{}] * 1_300_000
+    assert found(data) == {("TOO_MANY_LINES", None, "lines")}
+
+
+def test_unknown_fields_past_a_thousand_are_counted_not_itemised() -> None:
+    data = factory.declaration(bases=("6000.00",) * 100)
+    for line in data["lines"]:
+        line.update({f"unknown_{k}": "v" for k in range(30)})
+    check = check_declaration(data, data["declaration_id"], PRODUCTION)
+    assert len(check.reasons) == 1000
+    assert check.reasons_more == 2000
+    assert {r["code"] for r in check.reasons} == {"FIELD_INVALID"}
+    assert check.reasons[0] == {"code": "FIELD_INVALID", "line_no": 1, "field": "unknown_0",
+                                "message": "Extra inputs are not permitted"}
+
+
+@pytest.mark.parametrize("field", ["employer_name", "person_name"])
+@pytest.mark.parametrize("character", ["\u0000", "\u0007", "\u001f", "\u007f", "\n"])
+def test_a_control_character_in_text_is_field_invalid(field: str, character: str) -> None:
+    data = factory.declaration()
+    target = data if field == "employer_name" else data["lines"][0]
+    target[field] = "张" + character.encode().decode("unicode_escape") + "三"
+    line_no = None if field == "employer_name" else 1
+    assert found(data) == {("FIELD_INVALID", line_no, field)}
+
+
 def test_5000_lines_are_allowed() -> None:
     assert found(factory.declaration(bases=("6000.00",) * 5000)) == set()
 
