@@ -46,73 +46,87 @@ _LONG_DIGIT_RUN: Final = re.compile(rb"[0-9]{" + str(INTEGER_DIGITS_MAX + 1).enc
 _LONG_INTEGER: Final = re.compile(
     rb"(?:^|[\[{,:\s])-?[0-9]{" + str(INTEGER_DIGITS_MAX + 1).encode() + rb",}(?![0-9.eE])"
 )
+# Brackets only, both kinds as one: nesting depth does not depend on the kind.
+_BRACKETS_AS_ONE: Final = bytes.maketrans(b"{}", b"[]")
 _NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
 
 
-def _depth(value: Any) -> int:
-    """Nesting depth, counted iteratively so hostile input cannot exhaust the stack.
+def _too_deep(structure: bytes) -> bool:
+    """Deeper than NESTING_DEPTH_MAX, decided at C speed whatever the record's shape.
 
-    Only containers are pushed (a scalar adds no level): a 5,000-line declaration has some
-    35,000 scalars, and visiting each as a stack entry cost more than parsing the record.
+    With one kind of bracket, each pass of `replace` removes exactly the empty pairs, the leaves,
+    so the depth drops by exactly one per pass (replace does not look again at what its own
+    removals join): brackets left after NESTING_DEPTH_MAX passes mean a deeper record.
     """
-    if not isinstance(value, dict | list):
-        return 0
-    deepest = 1
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, level = stack.pop()
-        for child in node.values() if isinstance(node, dict) else node:
-            if isinstance(child, dict | list):
-                deepest = max(deepest, level + 1)
-                stack.append((child, level + 1))
-    return deepest
-
-
-def _too_deep(structure: bytes, value: Any) -> bool:
-    """Deeper than NESTING_DEPTH_MAX, decided at C speed for almost every record.
-
-    A pass removes every innermost empty pair, which lowers the depth by one or two levels: a
-    record whose brackets are gone after at most half the limit of passes is shallow enough, one
-    with brackets left after more passes than the limit is too deep; only the band between needs
-    the exact walk over the containers.
-    """
-    brackets = structure.translate(None, _NOT_BRACKETS)
-    for passes in range(1, NESTING_DEPTH_MAX + 2):
+    brackets = structure.translate(_BRACKETS_AS_ONE, _NOT_BRACKETS)
+    for _ in range(NESTING_DEPTH_MAX):
         if not brackets:
-            return passes - 1 > NESTING_DEPTH_MAX // 2 and _depth(value) > NESTING_DEPTH_MAX
-        brackets = brackets.replace(b"{}", b"").replace(b"[]", b"")
-    return True
+            return False
+        brackets = brackets.replace(b"[]", b"")
+    return bool(brackets)
+
+
+# A number with a fraction or an exponent, on the structure (strings removed).
+_FRACTION_OR_EXPONENT: Final = re.compile(rb"[0-9][.eE]")
 
 
 def loads_strict(raw: bytes) -> Any:
-    """Parse UTF-8 JSON; floats become Decimal (never float), so money as a number stays exact.
+    """Parse UTF-8 JSON; fractions become Decimal (never float), so money as a number stays exact.
 
-    The cost is bounded by the size of the record at C speed, whatever its shape: the C parser
-    runs without per-object Python hooks (a hook per object made 1.3 million empty objects cost
-    1.3 s), and the rules it does not enforce are checked on the record's structure instead:
-    integer length and nesting on the text with its strings removed, duplicate keys by comparing
-    the key count of the text with that of the parsed value (a duplicate key collapses into one),
-    lone surrogates by encoding the parsed value with orjson, which refuses them.
+    The cost is bounded by the size of the record at C speed, whatever its shape. The checks that
+    need only the structure (the text with its strings removed) run before anything is built:
+    nesting deeper than 32 and integers of more than 18 digits. orjson then parses (it refuses
+    invalid UTF-8, lone surrogates, NaN and Infinity, and a record of many small objects takes a
+    quarter of the memory the json module takes); a record with a fraction or an exponent, which
+    only an invalid event has, goes to the json module for exact Decimals instead. Duplicate keys
+    collapse into one when parsed, so the key count of the text against that of the parsed value
+    finds them.
     """
-    try:
-        text = raw.decode("utf-8")
-        value = json.loads(text, parse_constant=_reject_constant, parse_float=Decimal)
-    except NotJsonError:
-        raise
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise NotJsonError(type(error).__name__) from error
-    structure = _STRING_TOKEN.sub(b'""', raw)
+    structure = _structure(raw)
+    if _too_deep(structure):
+        raise NotJsonError(f"nesting deeper than {NESTING_DEPTH_MAX} levels, or unbalanced")
     if _LONG_DIGIT_RUN.search(structure) and _LONG_INTEGER.search(structure):
         raise NotJsonError(f"integer of more than {INTEGER_DIGITS_MAX} digits")
-    if _too_deep(structure, value):
-        raise NotJsonError(f"nesting deeper than {NESTING_DEPTH_MAX} levels")
     try:
-        echo = orjson.dumps(value, default=str)
+        if _FRACTION_OR_EXPONENT.search(structure):
+            value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant,
+                               parse_float=Decimal)
+        else:
+            value = orjson.loads(raw)
+        echo = orjson.dumps(value, default=str)  # the json module lets a lone surrogate through
+    except NotJsonError:
+        raise
     except TypeError as error:
         raise NotJsonError("a string escape that is not a Unicode scalar value") from error
-    if structure.count(b":") != _STRING_TOKEN.sub(b'""', echo).count(b":"):
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise NotJsonError(_first_line(error)) from error
+    if structure.count(b":") != _structure(echo).count(b":"):
         raise NotJsonError("duplicate key in object")
     return value
+
+
+# A record has about one string per 4 bytes at most. re.sub keeps a piece per match until it
+# joins them, ~100 bytes each: past this many quotes the structure is built match by match
+# instead (slower, but in memory the size of the record).
+_QUOTES_FOR_ONE_PASS_MAX: Final = 200_000
+
+
+def _structure(raw: bytes) -> bytes:
+    """The record with every string replaced by "" (brackets, colons, numbers, literals left)."""
+    if raw.count(b'"') <= _QUOTES_FOR_ONE_PASS_MAX:
+        return _STRING_TOKEN.sub(b'""', raw)
+    built = bytearray()
+    end = 0
+    for match in _STRING_TOKEN.finditer(raw):
+        built += raw[end:match.start()]
+        built += b'""'
+        end = match.end()
+    built += raw[end:]
+    return bytes(built)
+
+
+def _first_line(error: BaseException) -> str:
+    return f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
 
 
 def _decimal_as_object(value: Any) -> Any:
@@ -254,17 +268,23 @@ def encode_event(
     correlation_id: str,
     data: dict[str, Any],
 ) -> bytes:
-    """Structured-mode CloudEvent bytes for an event this system publishes."""
-    return dumps_canonical(
-        {
-            "specversion": "1.0",
-            "id": event_id,
-            "source": source,
-            "type": event_type,
-            "time": time,
-            "datacontenttype": "application/json",
-            "subject": subject,
-            "correlationid": correlation_id,
-            "data": data,
-        }
-    )
+    """Structured-mode CloudEvent bytes for an event this system publishes.
+
+    `subject` is the record key; a key that breaks the envelope's attribute rule (a partner's
+    malformed key echoed in a rejection) is left out rather than published: every consumer of
+    our topics would dead-letter the event otherwise.
+    """
+    event = {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": source,
+        "type": event_type,
+        "time": time,
+        "datacontenttype": "application/json",
+        "subject": subject,
+        "correlationid": correlation_id,
+        "data": data,
+    }
+    if not _PRINTABLE_ASCII.match(subject):
+        del event["subject"]
+    return dumps_canonical(event)

@@ -14,6 +14,7 @@ from shared.contracts.registry import ENTITY_FIELDS
 from shared.contracts.wire import (
     DeadLetter,
     NotJsonError,
+    encode_event,
     loads_strict,
     payload_hash,
     read_envelope,
@@ -199,3 +200,19 @@ def test_a_detail_is_bounded_valid_utf8_and_printable() -> None:
     assert len(detail) <= 520
     detail.encode("utf-8")
     assert "\u0000" not in detail
+
+
+@pytest.mark.parametrize("key", ["某公司", "k\u0000", "x" * 257, ""])
+def test_an_outbound_subject_that_breaks_the_attribute_rule_is_left_out(key: str) -> None:
+    value = encode_event(event_id="E-1", source="/collection", event_type="t.v1",
+                         time="2025-04-10T09:30:00+08:00", subject=key, correlation_id="C-1",
+                         data={"payment_id": "P-1"})
+    assert "subject" not in json.loads(value)
+    assert read_envelope(value, {"t.v1": "payment_id"}).subject is None
+
+
+def test_an_outbound_subject_of_printable_ascii_is_kept() -> None:
+    value = encode_event(event_id="E-1", source="/collection", event_type="t.v1",
+                         time="2025-04-10T09:30:00+08:00", subject="91110000600037341L",
+                         correlation_id="C-1", data={"payment_id": "P-1"})
+    assert json.loads(value)["subject"] == "91110000600037341L"
