@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# `make bench`: the collection pipeline against a raw baseline loop, on the real stack.
+# `make bench`: what the worst records the contract allows cost to read and check (in-process),
+# then the collection pipeline against a raw baseline loop, on the real stack.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+.venv/bin/python -m bench.hostile
+echo
 bash deploy/stack.sh up
 eval "$(bash deploy/stack.sh env)"
 export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL

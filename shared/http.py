@@ -17,16 +17,19 @@ REQUEST_BYTES_MAX: Final = 8192
 REQUEST_TIMEOUT_S: Final = 5.0
 
 ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
+Details = Callable[[], dict[str, int | float]]
+"""Figures shown with the readiness verdict (`pension-ops status` prints them)."""
 
 
 class HealthServer:
     def __init__(self, *, host: str, port: int, registry: CollectorRegistry, ready: ReadyCheck,
-                 alive: Callable[[], bool]) -> None:
+                 alive: Callable[[], bool], details: Details = dict) -> None:
         self.host = host
         self.port = port
         self.registry = registry
         self.ready = ready
         self.alive = alive
+        self.details = details
         self._server: asyncio.Server | None = None
 
     async def start(self) -> int:
@@ -72,7 +75,7 @@ class HealthServer:
                 checks = {"timeout": False}
             ok = all(checks.values())
             return (200 if ok else 503), "application/json", json.dumps(
-                {"ready": ok, "checks": checks}).encode()
+                {"ready": ok, "checks": checks, "details": self.details()}).encode()
         if path == "/metrics":
             return 200, CONTENT_TYPE_LATEST, generate_latest(self.registry)
         return 404, "text/plain", b"not found\n"

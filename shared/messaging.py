@@ -408,7 +408,8 @@ class BatchProcessor:
 
     def _halt(self, why: str, error: BaseException) -> None:
         self.halted = True
-        log.critical("consumer.halted", why=why, error=type(error).__name__, detail=str(error))
+        log.critical("consumer.halted", service=self.service, why=why,
+                     error=type(error).__name__, detail=safe_detail(str(error)))
         raise HaltedError(why) from error
 
     async def _transaction(self, sorted_: _Sorted) -> dict[str, int]:

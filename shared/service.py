@@ -68,7 +68,15 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     broker: KafkaBroker | None = None
     failed: bool = False
+    # The outbox as the watcher last saw it (every WATCH_INTERVAL_S): readiness and status
+    # read these, so a probe never waits on a count.
+    outbox_pending: int = 0
+    outbox_set_aside: int = 0
     outbox_oldest_s: float = 0.0
+
+    def details(self) -> dict[str, int | float]:
+        return {"outbox_pending": self.outbox_pending, "outbox_set_aside": self.outbox_set_aside,
+                "outbox_oldest_unpublished_s": round(self.outbox_oldest_s, 1)}
 
 
 HandlerFactory = Callable[[Runtime], Handling]
@@ -116,6 +124,7 @@ def build_app(spec: ServiceSpec, settings: Settings) -> tuple[FastStream, Runtim
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
         max_partition_fetch_bytes=PRODUCER_REQUEST_BYTES_MAX,
+        fetch_max_bytes=settings.kafka_fetch_bytes_max,
         session_timeout_ms=settings.kafka_session_timeout_ms,
         max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
         decoder=_no_decode,
@@ -214,6 +223,7 @@ async def _start_background(spec: ServiceSpec, runtime: Runtime) -> None:
         ready=lambda: _ready(runtime),
         alive=lambda: (runtime.processor is not None and not runtime.processor.halted
                        and not runtime.failed),
+        details=runtime.details,
     )
     port = await runtime.health.start()
     log.info("service.started", service=spec.name, http_port=port)
@@ -280,6 +290,7 @@ async def _refresh_database_gauges(spec: ServiceSpec, runtime: Runtime) -> None:
         conn = as_connection(proxy)
         row = await conn.fetchrow(_OUTBOX_STATE_SQL)
         assert row is not None
+        runtime.outbox_pending, runtime.outbox_set_aside = row["pending"], row["set_aside"]
         runtime.outbox_oldest_s = row["oldest_s"]
         runtime.metrics.outbox_backlog.labels(spec.name).set(row["pending"])
         runtime.metrics.outbox_set_aside_rows.labels(spec.name).set(row["set_aside"])
@@ -298,7 +309,6 @@ async def _ready(runtime: Runtime) -> dict[str, bool]:
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
             checks["database"] = False
     checks["consumer_running"] = runtime.processor is not None and not runtime.processor.halted
-    # Refreshed by the watcher every WATCH_INTERVAL_S: a probe never waits on a count.
     checks["outbox_publishing"] = (
         runtime.outbox_oldest_s <= runtime.settings.outbox_unpublished_age_s_max)
     return checks

@@ -24,7 +24,10 @@ class Settings(BaseSettings):
 
     batch_records_max: int = Field(500, ge=1, le=10_000)
     batch_timeout_ms: int = Field(100, ge=1, le=10_000)
-    record_bytes_max: int = Field(4 * 1024 * 1024, ge=1024)
+    # One fetch from the broker, so one consumed batch, holds about this much (one record larger
+    # than it still comes alone): a hostile 4 MiB record can take ~130 MB to read and check
+    # (make bench), and a batch of a dozen of them must not be read at once.
+    kafka_fetch_bytes_max: int = Field(4 * 1024 * 1024 + 64 * 1024, ge=64 * 1024)
     kafka_request_timeout_ms: int = Field(30_000, ge=1_000)
     kafka_session_timeout_ms: int = Field(10_000, ge=1_000)
     kafka_max_poll_interval_ms: int = Field(300_000, ge=10_000)

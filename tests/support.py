@@ -92,6 +92,28 @@ async def publish(topic: str, records: Sequence[tuple[bytes | None, bytes | None
         await producer.stop()
 
 
+async def publish_each(
+    topic: str, records: Sequence[tuple[bytes | None, bytes | None]], *,
+    compression: str | None = None, headers: list[tuple[str, bytes]] | None = None,
+) -> list[tuple[int, int]]:
+    """Publish records one after the other (each acknowledged before the next, so their order
+    on a partition is the order given); returns each record's (partition, offset)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap(), enable_idempotence=True,
+                                acks="all", max_request_size=64 * 1024 * 1024,
+                                compression_type=compression)
+    await producer.start()
+    try:
+        positions = []
+        for key, value in records:
+            sent = await producer.send_and_wait(
+                topic, value=value, key=key,
+                headers=headers or [("content-type", CONTENT_TYPE.encode())])
+            positions.append((sent.partition, sent.offset))
+        return positions
+    finally:
+        await producer.stop()
+
+
 @dataclass(frozen=True)
 class Received:
     topic: str
@@ -130,6 +152,21 @@ async def read_topic(topic: str, *, until: Callable[[list[Received]], bool],
     finally:
         await consumer.stop()
     return received
+
+
+async def read_to_end(topic: str) -> list[Received]:
+    """Every record of `topic` up to its end offsets as they are now."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(), group_id=None,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in await partitions_of(consumer, topic)]
+        total = sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()
+    records = await read_topic(topic, until=lambda r: len(r) >= total, timeout_s=30)
+    assert len(records) >= total, (topic, len(records), total)
+    return records
 
 
 async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:

@@ -183,7 +183,7 @@ def check_declaration(data: Mapping[str, Any], entity_id: str, rules: Rules) -> 
     return DeclarationCheck(
         declaration_id=entity_id,
         revision=revision,
-        employer_uscc=uscc if isinstance(uscc, str) and uscc else None,
+        employer_uscc=uscc if "employer_uscc" not in shape.header else None,
         recordable="declaration_id" not in shape.header and revision is not None,
         reasons=reasons,
         declaration=declaration,

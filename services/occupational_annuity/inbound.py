@@ -13,9 +13,19 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from shared.contracts.fields import Code6, Date, EntityId, Money, Period
+from shared.contracts.fields import (
+    NO_CONTROL_CHARACTER_PATTERN,
+    Code6,
+    Date,
+    EntityId,
+    Money,
+    Period,
+)
 
 PersonId = Annotated[str, StringConstraints(pattern=r"^[0-9]{17}[0-9X]$")]
+# What this service stores or matches on is text of bounded length without control characters
+# (PostgreSQL refuses NUL in text); a peer's event that breaks that is ignored and recorded.
+Word = Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,64}$")]
 
 DECLARATION_REGISTERED = "collection.declaration.registered.v1"
 CONTRIBUTION_SETTLED = "collection.contribution.settled.v1"
@@ -32,7 +42,7 @@ class RegisteredHeader(ReaderView):
 
     declaration_id: EntityId
     revision: Annotated[int, Field(ge=0)]
-    scheme: str
+    scheme: Word
 
 
 class RegisteredLine(ReaderView):
@@ -67,14 +77,14 @@ class NoticeHeader(ReaderView):
     """Enough of a transfer notice to tell whether it concerns an annuity request."""
 
     notice_id: EntityId
-    purpose: str
+    purpose: Word
     attempt: Annotated[int, Field(ge=0)] | None = None
 
 
 class NoticeSettled(NoticeHeader):
     """`transfer.notice.settled.v1`: the settled sum reached the notice's amount."""
 
-    covers: list[str]
+    covers: list[EntityId]
     amount: Money
     amount_settled: Money
     value_date: Date
@@ -83,8 +93,9 @@ class NoticeSettled(NoticeHeader):
 class NoticeFailed(NoticeHeader):
     """`transfer.notice.failed.v1`: replaced by another notice, or given up when not replaced."""
 
-    covers: list[str]
+    covers: list[EntityId]
     amount: Money
     amount_settled: Money
-    reason: str
-    replaced_by: str | None
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500,
+                                             pattern=NO_CONTROL_CHARACTER_PATTERN)]
+    replaced_by: EntityId | None

@@ -55,6 +55,7 @@ class Health:
     healthz: str
     readyz: str
     failing_checks: tuple[str, ...]
+    outbox: dict[str, int | float] | None = None
 
 
 async def http_get(url: str, path: str) -> tuple[int, bytes] | None:
@@ -97,17 +98,24 @@ async def service_health(service: str, url: str) -> Health:
     healthz = "down" if alive is None else ("up" if alive[0] == 200 else f"unhealthy ({alive[0]})")
     if ready is None:
         return Health(service, url, healthz, "down", ())
-    if ready[0] == 200:
-        return Health(service, url, healthz, "ready", ())
-    return Health(service, url, healthz, f"not ready ({ready[0]})", _failing_checks(ready[1]))
+    checks, details = _readiness(ready[1])
+    failing = tuple(sorted(name for name, ok in checks.items() if ok is not True))
+    verdict = "ready" if ready[0] == 200 else f"not ready ({ready[0]})"
+    return Health(service, url, healthz, verdict, failing if ready[0] != 200 else (), details)
 
 
-def _failing_checks(body: bytes) -> tuple[str, ...]:
+def _readiness(body: bytes) -> tuple[dict[str, Any], dict[str, int | float] | None]:
     try:
-        checks = json.loads(body).get("checks", {})
+        parsed = json.loads(body)
+        checks, details = parsed.get("checks", {}), parsed.get("details")
     except (ValueError, AttributeError):
-        return ()
-    return tuple(sorted(name for name, ok in checks.items() if ok is not True))
+        return {}, None
+    if not isinstance(checks, dict):
+        checks = {}
+    if not isinstance(details, dict) or not all(
+            isinstance(v, int | float) for v in details.values()):
+        details = None
+    return checks, details
 
 
 def group_topics(env: CliEnv) -> dict[str, Sequence[str]]:
@@ -132,8 +140,24 @@ async def run_status(args: argparse.Namespace, env: CliEnv) -> int:
          for h in health],
     ))
     print()
+    print(outbox_table(health))
+    print()
     print(lag_table(lags))
     return 0
+
+
+def outbox_table(health: Sequence[Health]) -> str:
+    """Each service's outbox: events waiting, rows set aside (refused for good by the broker:
+    they need a person), and how long the oldest waiting event has waited."""
+    rows = [[h.service, *(str(h.outbox.get(name, "?")) for name in (
+        "outbox_pending", "outbox_set_aside", "outbox_oldest_unpublished_s"))]
+        if h.outbox is not None else [h.service, "?", "?", "?"] for h in health]
+    set_aside = sum(int(h.outbox.get("outbox_set_aside", 0)) for h in health if h.outbox)
+    note = (f"\n{set_aside} outbox row(s) set aside: see the service's log (relay.set_aside) "
+            "and the README, \"Outbox rows set aside\"" if set_aside else "")
+    return ("Outbox (events waiting to be published; rows the broker refused for good)\n"
+            + render_table(["service", "waiting", "set aside", "oldest waiting s"], rows,
+                           right=(1, 2, 3)) + note)
 
 
 def lag_table(lags: Sequence[Lag]) -> str:

@@ -14,20 +14,17 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.fund_transfer import app
 from shared.contracts import finance, transfer
 from shared.ids import notice_id_for_appropriation, notice_id_for_request
 from shared.money import format_yuan, parse_yuan
 from tests.support import (
-    Received,
-    bootstrap,
     cloudevent,
     connect_db,
     create_namespace,
-    partitions_of,
     publish,
+    read_to_end,
     read_topic,
     service_running,
     wait_for,
@@ -151,20 +148,6 @@ class Scenario:
             return bool(handled == len(set(self.event_ids)) and unpublished == 0)
 
         await wait_for(drained, timeout_s=30, what="inputs handled and outbox published")
-
-
-async def read_to_end(topic: str) -> list[Received]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(), group_id=None,
-                                enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in await partitions_of(consumer, topic)]
-        total = sum((await consumer.end_offsets(partitions)).values())
-    finally:
-        await consumer.stop()
-    records = await read_topic(topic, until=lambda r: len(r) >= total, timeout_s=30)
-    assert len(records) >= total, (topic, len(records), total)
-    return records
 
 
 def having(**expected: int) -> Callable[[list[Event]], bool]:

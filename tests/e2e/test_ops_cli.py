@@ -572,12 +572,13 @@ async def _commit(group: str, topic: str, partition: int, offset: int) -> None:
         await consumer.stop()
 
 
-async def _health_server(ready: dict[str, bool]) -> HealthServer:
+async def _health_server(ready: dict[str, bool],
+                         details: dict[str, int | float] | None = None) -> HealthServer:
     async def check() -> dict[str, bool]:
         return ready
 
     server = HealthServer(host="127.0.0.1", port=0, registry=Metrics("probe").registry,
-                          ready=check, alive=lambda: True)
+                          ready=check, alive=lambda: True, details=lambda: details or {})
     await server.start()
     return server
 
@@ -597,8 +598,9 @@ async def test_status_shows_health_and_a_groups_lag_and_wait_idle_waits_for_it(
     [partition] = [r.partition for r in await read_topic(topic, until=lambda rs: len(rs) == 3)
                    ][:1]
     await _commit(f"collection_{namespace}", topic, partition, 1)
-    healthy, unready = await _health_server({"database": True}), await _health_server(
-        {"database": False, "kafka_producer": True})
+    healthy = await _health_server({"database": True}, {
+        "outbox_pending": 4, "outbox_set_aside": 2, "outbox_oldest_unpublished_s": 7.5})
+    unready = await _health_server({"database": False, "kafka_producer": True})
     monkeypatch.setenv("PENSION_COLLECTION_URL", f"http://127.0.0.1:{healthy.port}")
     monkeypatch.setenv("PENSION_FUND_TRANSFER_URL", f"http://127.0.0.1:{_unused_port()}")
     monkeypatch.setenv("PENSION_OCCUPATIONAL_ANNUITY_URL", f"http://127.0.0.1:{unready.port}")
@@ -613,8 +615,14 @@ async def test_status_shows_health_and_a_groups_lag_and_wait_idle_waits_for_it(
         assert lags[(f"collection_{namespace}", topic)]["lag"] == 2
         assert lags[(f"collection_{namespace}", topic)]["committed"] is True
         assert status["total_lag"] == 2
+        outbox = {s["service"]: s["outbox"] for s in status["services"]}
+        assert outbox["collection"] == {"outbox_pending": 4, "outbox_set_aside": 2,
+                                        "outbox_oldest_unpublished_s": 7.5}
+        assert outbox["fund_transfer"] is None
         code, out, _ = await cli(capsys, "status")
         assert "not ready (503): database" in out
+        assert re.search(r"collection\s+4\s+2\s+7\.5", out)
+        assert "2 outbox row(s) set aside" in out
         assert re.search(rf"collection_{namespace}\s+{re.escape(topic)}\s+2\b", out)
     finally:
         await healthy.stop()
