@@ -19,7 +19,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, NoReturn, Protocol, cast
 
 import asyncpg
 from aiokafka import errors
@@ -52,10 +52,53 @@ TRANSIENT_ERRORS: Final = (
     asyncpg.CannotConnectNowError,
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.InterfaceError,
+    # A backend terminated in the middle of an operation can leave the client's protocol
+    # state confused ("cannot switch to state 15; another operation is in progress"); the
+    # pool discards that connection and the retry gets a fresh one.
+    asyncpg.InternalClientError,
     ConnectionError,
     OSError,
     TimeoutError,
 )
+
+
+@dataclass(slots=True)
+class Backoff:
+    """Jittered exponential backoff for one run of transient failures.
+
+    With a budget, `next_delay_s` says None once the next attempt would start after the budget:
+    the caller then gives up (the consumer halts). Without one it retries for as long as it
+    takes (background tasks, which never end the process for a transient cause).
+    """
+
+    backoff_ms_min: int
+    backoff_ms_max: int
+    budget_s: float | None = None
+    attempts: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+
+    @staticmethod
+    def of(settings: Settings, *, budgeted: bool = True) -> Backoff:
+        return Backoff(settings.retry_backoff_ms_min, settings.retry_backoff_ms_max,
+                       settings.retry_budget_s if budgeted else None)
+
+    def next_delay_s(self) -> float | None:
+        self.attempts += 1
+        ceiling_ms = min(self.backoff_ms_max,
+                         self.backoff_ms_min << min(self.attempts - 1, 30))
+        # Equal jitter: instances that failed together do not retry together.
+        delay_s = ceiling_ms * random.uniform(0.5, 1.0) / 1000  # noqa: S311
+        if self.budget_s is not None and self.elapsed_s + delay_s > self.budget_s:
+            return None
+        return delay_s
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.started_at
+
+    def reset(self) -> None:
+        self.attempts = 0
+        self.started_at = time.monotonic()
 
 
 class InboxRaceError(Exception):
@@ -319,6 +362,7 @@ class BatchProcessor:
         self.now = now
         self.on_commit = on_commit
         self.halted = False
+        self.retrying = False  # a batch is waiting out a transient failure (degraded, unready)
         self.topic_prefix = f"{settings.namespace}." if settings.namespace else ""
         self.ops_topic = self.topic_prefix + TOPIC_OPS_COMMANDS
 
@@ -380,23 +424,28 @@ class BatchProcessor:
         crash_point(self.settings, "after_fetch")
         sorted_ = self._sort(records)
         started = time.perf_counter()
-        for attempt in range(1, self.settings.retry_attempt_count_max + 1):
+        backoff = Backoff.of(self.settings)
+        while True:
             try:
                 counts = await self._transaction(sorted_)
                 break
             except (*TRANSIENT_ERRORS, InboxRaceError) as error:
-                if attempt == self.settings.retry_attempt_count_max:
-                    self._halt("transient errors exhausted the retries", error)
+                delay_s = backoff.next_delay_s()
+                if delay_s is None:
+                    self._halt(f"transient errors outlasted the {backoff.budget_s} s retry "
+                               "budget", error)
+                self.retrying = True
                 self.metrics.transient_retries.labels(self.service).inc()
-                delay_ms = min(
-                    self.settings.retry_backoff_ms_max,
-                    self.settings.retry_backoff_ms_min * 2 ** (attempt - 1),
-                )
-                log.warning("batch.retry", attempt=attempt, delay_ms=delay_ms,
+                log.warning("batch.retry", attempt=backoff.attempts,
+                            delay_ms=round(delay_s * 1000), elapsed_s=round(backoff.elapsed_s),
                             error=type(error).__name__)
-                await asyncio.sleep(delay_ms * random.uniform(0.5, 1.0) / 1000)  # noqa: S311
+                await asyncio.sleep(delay_s)
             except Exception as error:
                 self._halt("invariant or programming error", error)
+        if self.retrying:
+            log.info("batch.recovered", attempts=backoff.attempts,
+                     elapsed_s=round(backoff.elapsed_s, 1))
+        self.retrying = False
         crash_point(self.settings, "after_db_commit")
         duration_s = time.perf_counter() - started
         self.metrics.batch_duration.labels(self.service).observe(duration_s)
@@ -406,7 +455,7 @@ class BatchProcessor:
                  **counts)
         self.on_commit()
 
-    def _halt(self, why: str, error: BaseException) -> None:
+    def _halt(self, why: str, error: BaseException) -> NoReturn:
         self.halted = True
         log.critical("consumer.halted", service=self.service, why=why,
                      error=type(error).__name__, detail=safe_detail(str(error)))
@@ -593,15 +642,19 @@ class OutboxRelay:
         self.wakeup.set()
 
     async def run(self) -> None:
+        backoff = Backoff.of(self.settings, budgeted=False)
         while not self._stopping:
             try:
                 published = await self.publish_once()
             except (*TRANSIENT_ERRORS, KafkaError) as error:
                 # The rows stay unpublished and are sent again: a broker or database outage
-                # delays events, it never loses them.
-                log.warning("relay.retry", error=type(error).__name__)
-                await asyncio.sleep(self.settings.retry_backoff_ms_max / 1000)
+                # delays events, it never loses them (readiness shows the wait: outbox age).
+                delay_s = backoff.next_delay_s() or 0.0
+                log.warning("relay.retry", attempt=backoff.attempts, error=type(error).__name__,
+                            delay_ms=round(delay_s * 1000))
+                await asyncio.sleep(delay_s)
                 continue
+            backoff.reset()
             if published == 0:
                 self.wakeup.clear()
                 with contextlib.suppress(TimeoutError):

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
 
@@ -28,6 +29,7 @@ from shared.http import HealthServer
 from shared.logging import configure_logging, get_logger
 from shared.messaging import (
     TRANSIENT_ERRORS,
+    Backoff,
     BatchProcessor,
     Cause,
     HaltedError,
@@ -75,8 +77,13 @@ class Runtime:
     outbox_oldest_s: float = 0.0
 
     def details(self) -> dict[str, int | float]:
-        return {"outbox_pending": self.outbox_pending, "outbox_set_aside": self.outbox_set_aside,
-                "outbox_oldest_unpublished_s": round(self.outbox_oldest_s, 1)}
+        details: dict[str, int | float] = {
+            "outbox_pending": self.outbox_pending, "outbox_set_aside": self.outbox_set_aside,
+            "outbox_oldest_unpublished_s": round(self.outbox_oldest_s, 1),
+            "restarts": self.settings.restarts}
+        if self.settings.last_exit_code is not None:
+            details["last_exit_code"] = self.settings.last_exit_code
+        return details
 
 
 HandlerFactory = Callable[[Runtime], Handling]
@@ -84,6 +91,7 @@ GaugeRow = tuple[str, str, int]
 """(gauge name, fiscal entity code or "", value): a business figure operators ask about."""
 BusinessGauges = Callable[[asyncpg.Connection], Awaitable[list[GaugeRow]]]
 WATCH_INTERVAL_S = 5.0
+EXIT_STOPPED_ITSELF = 70
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,11 +257,18 @@ def _background(runtime: Runtime, work: Coroutine[Any, Any, None], name: str) ->
 
 
 async def _watch(spec: ServiceSpec, runtime: Runtime) -> None:
-    """Refresh the gauges: consumer lag per partition, outbox backlog, business figures."""
+    """Refresh the gauges: consumer lag per partition, outbox backlog, business figures.
+
+    A figure that cannot be read now (database or broker away, a partition moving in a
+    rebalance) is read on the next round; the watcher itself never ends the service.
+    """
     while True:
         await asyncio.sleep(WATCH_INTERVAL_S)
         try:
             await _refresh_lag(spec, runtime)
+        except KafkaError as error:  # IllegalStateError: the partition just left this consumer
+            log.info("watch.lag_skipped", error=type(error).__name__)
+        try:
             await _refresh_database_gauges(spec, runtime)
         except (*TRANSIENT_ERRORS, asyncpg.PostgresError) as error:
             log.warning("watch.failed", error=type(error).__name__)
@@ -300,43 +315,96 @@ async def _refresh_database_gauges(spec: ServiceSpec, runtime: Runtime) -> None:
                 runtime.metrics.business.labels(spec.name, name, entity).set(value)
 
 
+READY_PROBE_TIMEOUT_S = 2.0
+
+
 async def _ready(runtime: Runtime) -> dict[str, bool]:
-    checks = {"database": False, "kafka_producer": runtime.producer is not None}
+    """Each check says what it sees now: while an outage lasts the service is alive (it retries)
+    but not ready, and says which part is missing."""
+    checks = {"database": False, "kafka": False}
     if runtime.pool is not None:
         try:
-            async with runtime.pool.acquire(timeout=2) as conn:
+            async with runtime.pool.acquire(timeout=READY_PROBE_TIMEOUT_S) as conn:
                 checks["database"] = await conn.fetchval("SELECT true") is True
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
             checks["database"] = False
-    checks["consumer_running"] = runtime.processor is not None and not runtime.processor.halted
+    if runtime.producer is not None:
+        try:
+            async with asyncio.timeout(READY_PROBE_TIMEOUT_S):
+                cluster = await runtime.producer.client.fetch_all_metadata()
+            checks["kafka"] = bool(cluster.brokers())
+        except (KafkaError, OSError, TimeoutError):
+            checks["kafka"] = False
+    processor = runtime.processor
+    checks["consumer_running"] = processor is not None and not processor.halted
+    checks["consumer_committing"] = processor is not None and not processor.retrying
     checks["outbox_publishing"] = (
         runtime.outbox_oldest_s <= runtime.settings.outbox_unpublished_age_s_max)
     return checks
 
 
+SCHEDULE_SLEEP_S_MAX = 3600.0  # wake at least hourly: a suspended host or a clock change is seen
+
+
 async def _schedule(spec: ServiceSpec, runtime: Runtime) -> None:
-    """Publish this service's daily commands through its own outbox, so they are auditable."""
+    """Publish this service's daily commands through its own outbox, so they are auditable and
+    replayable: each day from the day after the latest published (every missed day, in order)
+    through the latest day whose hour has come. The first start publishes today's only."""
+    hour = runtime.settings.schedule_hour_local
     while True:
-        today = now_shanghai()
-        run_at = today.replace(hour=runtime.settings.schedule_hour_local, minute=0, second=0,
-                               microsecond=0)
-        if run_at <= today:
-            run_at += dt.timedelta(days=1)
-        await asyncio.sleep((run_at - today).total_seconds())
-        await publish_scheduled_commands(spec, runtime, run_at.date())
+        now = now_shanghai()
+        latest_due = now.date() if now.hour >= hour else now.date() - dt.timedelta(days=1)
+        await _publish_due_days(spec, runtime, latest_due)
+        next_run = (now.replace(hour=hour, minute=0, second=0, microsecond=0)
+                    + dt.timedelta(days=1 if now.hour >= hour else 0))
+        await asyncio.sleep(min((next_run - now).total_seconds(), SCHEDULE_SLEEP_S_MAX))
 
 
-async def publish_scheduled_commands(spec: ServiceSpec, runtime: Runtime, as_of: dt.date) -> None:
+async def _publish_due_days(spec: ServiceSpec, runtime: Runtime, latest_due: dt.date) -> None:
+    """Retried until it succeeds: a database outage delays the commands, it never skips a day."""
+    backoff = Backoff.of(runtime.settings, budgeted=False)
+    while True:
+        try:
+            days = await publish_scheduled_commands(spec, runtime, latest_due)
+        except TRANSIENT_ERRORS as error:
+            delay_s = backoff.next_delay_s() or 0.0
+            log.warning("schedule.retry", attempt=backoff.attempts, error=type(error).__name__,
+                        delay_ms=round(delay_s * 1000))
+            await asyncio.sleep(delay_s)
+            continue
+        if days:
+            log.info("schedule.published", days=[day.isoformat() for day in days])
+            assert runtime.relay is not None
+            runtime.relay.wakeup.set()
+        return
+
+
+async def publish_scheduled_commands(
+    spec: ServiceSpec, runtime: Runtime, latest_due: dt.date
+) -> list[dt.date]:
+    """One transaction: the commands of every day not yet published up to `latest_due`, and the
+    record of those days (an advisory lock keeps two instances from publishing a day twice)."""
     assert runtime.pool is not None
     prefix = f"{runtime.settings.namespace}." if runtime.settings.namespace else ""
     outbox = Outbox(spec.name, runtime.metrics, now_shanghai, prefix)
-    command_id = f"schedule-{spec.name}-{as_of.isoformat()}"
-    cause = Cause(f"/{spec.name}/schedule", command_id, command_id)
-    for command_type in spec.scheduled_command_types:
-        outbox.event(topic=TOPIC_OPS_COMMANDS, key=spec.name, event_type=command_type,
-                     data={"command_id": command_id, "as_of": as_of.isoformat()}, cause=cause)
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        await outbox.flush(as_connection(conn))
+    async with runtime.pool.acquire() as proxy, proxy.transaction():
+        conn = as_connection(proxy)
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))",
+                           f"schedule:{runtime.settings.schema_for(spec.name)}")
+        latest_done = await conn.fetchval("SELECT max(as_of) FROM scheduled_day")
+        first = latest_due if latest_done is None else latest_done + dt.timedelta(days=1)
+        days = [first + dt.timedelta(days=n) for n in range((latest_due - first).days + 1)]
+        for day in days:
+            command_id = f"schedule-{spec.name}-{day.isoformat()}"
+            cause = Cause(f"/{spec.name}/schedule", command_id, command_id)
+            for command_type in spec.scheduled_command_types:
+                outbox.event(topic=TOPIC_OPS_COMMANDS, key=spec.name, event_type=command_type,
+                             data={"command_id": command_id, "as_of": day.isoformat()},
+                             cause=cause)
+        await conn.executemany("INSERT INTO scheduled_day (as_of) VALUES ($1)",
+                               [(day,) for day in days])
+        await outbox.flush(conn)
+    return days
 
 
 async def _stop(runtime: Runtime) -> None:
@@ -361,4 +429,6 @@ def run_service(spec: ServiceSpec) -> None:
     app, runtime = build_app(spec, settings)
     asyncio.run(app.run())
     if runtime.failed or (runtime.processor is not None and runtime.processor.halted):
-        sys.exit(70)  # EX_SOFTWARE: a supervisor must see that the consumer stopped itself
+        # EX_SOFTWARE: the consumer stopped itself (a broken invariant, transient errors past the
+        # retry budget, a background task that died); a supervisor restarts it and says why.
+        sys.exit(EXIT_STOPPED_ITSELF)

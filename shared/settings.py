@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     kafka_fetch_bytes_max: int = Field(4 * 1024 * 1024 + 64 * 1024, ge=64 * 1024)
     kafka_request_timeout_ms: int = Field(30_000, ge=1_000)
     kafka_session_timeout_ms: int = Field(10_000, ge=1_000)
-    kafka_max_poll_interval_ms: int = Field(300_000, ge=10_000)
+    # Longer than the retry budget: a consumer riding through an outage is not a dead member
+    # whose partitions must move (they would stall on the same outage anyway).
+    kafka_max_poll_interval_ms: int = Field(900_000, ge=10_000)
 
     db_pool_size_min: int = Field(1, ge=1)
     db_pool_size_max: int = Field(8, ge=1, le=100)
@@ -38,7 +40,10 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: int = Field(60_000, ge=100)
     db_lock_timeout_ms: int = Field(10_000, ge=100)
 
-    retry_attempt_count_max: int = Field(8, ge=1, le=100)
+    # Transient failures (database or broker gone, serialization conflicts) are retried with
+    # jittered exponential backoff for this long: long enough to ride through a database
+    # restart or failover and a broker restart, unready meanwhile; then the consumer halts.
+    retry_budget_s: int = Field(600, ge=1, le=86_400)
     retry_backoff_ms_min: int = Field(100, ge=1)
     retry_backoff_ms_max: int = Field(5_000, ge=1)
 
@@ -59,6 +64,10 @@ class Settings(BaseSettings):
     schedule_hour_local: int = Field(1, ge=0, le=23)
 
     crash_at: CrashPoint | None = Field(None, alias="PENSION_CRASH_AT")
+    # Set by a supervisor (deploy/services.sh): how often it restarted this service and the exit
+    # code of the run before this one; /readyz shows them, so `pension-ops status` does.
+    restarts: int = Field(0, ge=0, alias="PENSION_RESTARTS")
+    last_exit_code: int | None = Field(None, alias="PENSION_LAST_EXIT_CODE")
 
     def topic(self, name: str) -> str:
         return f"{self.namespace}.{name}" if self.namespace else name
@@ -72,4 +81,6 @@ class Settings(BaseSettings):
             raise ValueError("db_pool_size_min must be <= db_pool_size_max")
         if self.retry_backoff_ms_min > self.retry_backoff_ms_max:
             raise ValueError("retry_backoff_ms_min must be <= retry_backoff_ms_max")
+        if self.retry_budget_s * 1000 >= self.kafka_max_poll_interval_ms:
+            raise ValueError("retry_budget_s must be shorter than kafka_max_poll_interval_ms")
         return self

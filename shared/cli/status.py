@@ -150,14 +150,23 @@ def outbox_table(health: Sequence[Health]) -> str:
     """Each service's outbox: events waiting, rows set aside (refused for good by the broker:
     they need a person), and how long the oldest waiting event has waited."""
     rows = [[h.service, *(str(h.outbox.get(name, "?")) for name in (
-        "outbox_pending", "outbox_set_aside", "outbox_oldest_unpublished_s"))]
-        if h.outbox is not None else [h.service, "?", "?", "?"] for h in health]
+        "outbox_pending", "outbox_set_aside", "outbox_oldest_unpublished_s", "restarts")),
+             _last_exit(h.outbox)]
+            if h.outbox is not None else [h.service, "?", "?", "?", "?", ""] for h in health]
     set_aside = sum(int(h.outbox.get("outbox_set_aside", 0)) for h in health if h.outbox)
     note = (f"\n{set_aside} outbox row(s) set aside: see the service's log (relay.set_aside) "
             "and the README, \"Outbox rows set aside\"" if set_aside else "")
-    return ("Outbox (events waiting to be published; rows the broker refused for good)\n"
-            + render_table(["service", "waiting", "set aside", "oldest waiting s"], rows,
-                           right=(1, 2, 3)) + note)
+    return ("Outbox (events waiting to be published; rows the broker refused for good) and "
+            "restarts by the supervisor\n"
+            + render_table(["service", "waiting", "set aside", "oldest waiting s", "restarts",
+                            "last exit"], rows, right=(1, 2, 3, 4)) + note)
+
+
+def _last_exit(details: dict[str, int | float]) -> str:
+    code = details.get("last_exit_code")
+    if code is None:
+        return ""
+    return f"{int(code)} (stopped itself)" if code == 70 else str(int(code))
 
 
 def lag_table(lags: Sequence[Lag]) -> str:

@@ -45,8 +45,7 @@ def start_probe(name: str, topic: str, log: Path | None = None,
                 **env: str) -> subprocess.Popen[bytes]:
     environment = {**os.environ, "PROBE_NAME": name, "PROBE_TOPIC": topic,
                    "SCHEDULE_ENABLED": "false", "BATCH_TIMEOUT_MS": "50",
-                   "BATCH_RECORDS_MAX": "100", "KAFKA_SESSION_TIMEOUT_MS": "6000",
-                   "RETRY_ATTEMPT_COUNT_MAX": "20", **env}
+                   "BATCH_RECORDS_MAX": "100", "KAFKA_SESSION_TIMEOUT_MS": "6000", **env}
     return subprocess.Popen(
         [sys.executable, "-m", "tests.integration.probe_service"], cwd=REPO, env=environment,
         stdout=subprocess.DEVNULL,

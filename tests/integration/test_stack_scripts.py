@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import random
+import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -10,7 +15,8 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from tests.support import declared_topics
+from shared.cli.status import http_get
+from tests.support import create_namespace, declared_topics, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("stack_env")]
 
@@ -73,3 +79,53 @@ async def test_every_declared_topic_exists_with_its_partitions_and_size_limit(
                 if entry["config_names"] == "max.message.bytes":
                     max_bytes[resource["resource_name"]] = entry["config_value"]
     assert max_bytes == {name: size for name, (_, size) in topics.items()}
+
+
+def _free_port_base() -> int:
+    """Three consecutive free ports on 127.0.0.1 (bounded search)."""
+    for base in random.sample(range(20_000, 30_000, 3), 50):
+        with contextlib.ExitStack() as sockets:
+            try:
+                for port in range(base, base + 3):
+                    sockets.enter_context(socket.socket()).bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return base
+    raise AssertionError("no three free ports")
+
+
+async def test_the_supervisor_restarts_a_service_that_exits_and_says_why(tmp_path: Path) -> None:
+    namespace = await create_namespace()
+    base = _free_port_base()
+    env = {**os.environ, "NAMESPACE": namespace, "PENSION_SERVICES_DIR": str(tmp_path),
+           "PENSION_SERVICES_PORT_BASE": str(base), "SCHEDULE_ENABLED": "false"}
+
+    def services(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", str(REPO / "deploy" / "services.sh"), *args], env=env,
+                              capture_output=True, text=True, timeout=150, check=False)
+
+    try:
+        started = services("up")
+        assert started.returncode == 0, started.stdout + started.stderr
+        child = int(subprocess.run(["pgrep", "-P", (tmp_path / "collection.pid").read_text()
+                                    .strip()], capture_output=True, text=True, check=True)
+                    .stdout.split()[0])
+        os.kill(child, signal.SIGKILL)
+
+        async def restarted() -> bool:
+            ready = await http_get(f"http://127.0.0.1:{base}", "/readyz")
+            return ready is not None and json.loads(ready[1])["details"].get("restarts") == 1
+
+        await wait_for(restarted, timeout_s=90, what="the restarted service answering")
+        ready = await http_get(f"http://127.0.0.1:{base}", "/readyz")
+        assert ready is not None
+        assert json.loads(ready[1])["details"]["last_exit_code"] == 137
+        status = services("status")
+        assert "collection: ready" in status.stdout
+        assert "restarts=1 last_exit=137" in status.stdout
+        assert '"why": "killed by signal 9"' in (tmp_path / "collection.log").read_text()
+    finally:
+        stopped = services("down")
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert not subprocess.run(["pgrep", "-f", f"services.sh supervise .* {base}"],
+                              capture_output=True, check=False).stdout

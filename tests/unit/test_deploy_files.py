@@ -26,6 +26,12 @@ def test_compose_runs_kafka_postgres_and_every_service() -> None:
     assert services["postgres"]["image"].startswith("postgres:")
 
 
+def test_every_long_running_container_is_restarted_when_it_exits() -> None:
+    services = compose()["services"]
+    for name in ("kafka", "postgres", *SERVICES):
+        assert services[name]["restart"] == "unless-stopped", name
+
+
 def test_every_long_running_container_has_a_health_check() -> None:
     services = compose()["services"]
     for name in ("kafka", "postgres", *SERVICES):

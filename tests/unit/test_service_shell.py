@@ -1,11 +1,16 @@
-"""The service shell stops loudly, never silently: dead background tasks, unreadable batches."""
+"""The service shell stops loudly, never silently, and rides through transient failures: dead
+background tasks stop it, a record that cannot be read is that record's dead letter, outages are
+retried degraded within a time budget, and background tasks never end it for a transient cause."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Any, cast
 
+import asyncpg
 import pytest
+from aiokafka.errors import IllegalStateError
 
 from shared import messaging, service
 from shared.contracts.registry import ENTITY_FIELDS
@@ -103,3 +108,93 @@ def test_a_check_that_raises_dead_letters_that_record_instead_of_halting() -> No
     assert (record.offset, verdict.reason, sorted_.events) == (5, "NOT_CLOUDEVENT", [])
     assert "KeyError raised while checking tax.contribution.paid.v1" in verdict.detail
     assert processor.halted is False
+
+
+def test_backoff_grows_jittered_to_its_ceiling_and_a_budget_ends_it() -> None:
+    backoff = messaging.Backoff(100, 800, budget_s=None)
+    delays = [backoff.next_delay_s() for _ in range(8)]
+    ceilings = [0.1, 0.2, 0.4, 0.8, 0.8, 0.8, 0.8, 0.8]
+    assert all(d is not None and c / 2 <= d <= c for d, c in zip(delays, ceilings, strict=True))
+    spent = messaging.Backoff(100, 800, budget_s=0.05)
+    assert spent.next_delay_s() is None  # the first delay (>= 50 ms) would pass the budget
+
+
+async def test_a_transient_failure_is_retried_degraded_until_it_heals() -> None:
+    processor = _processor(lambda event: None)
+    processor.settings = processor.settings.model_copy(
+        update={"retry_backoff_ms_min": 1, "retry_backoff_ms_max": 2})
+    failures = [ConnectionError("database restarting")] * 5
+    seen_retrying: list[bool] = []
+
+    async def transaction(sorted_: Any) -> dict[str, int]:
+        seen_retrying.append(processor.retrying)
+        if failures:
+            raise failures.pop()
+        return {"new": 0}
+
+    processor._transaction = transaction  # type: ignore[method-assign]
+    await processor.process([])
+    assert seen_retrying == [False, True, True, True, True, True]
+    assert processor.retrying is False
+    assert processor.halted is False
+
+
+async def test_transient_failures_past_the_retry_budget_halt_the_consumer() -> None:
+    processor = _processor(lambda event: None)
+    processor.settings = processor.settings.model_copy(
+        update={"retry_budget_s": 1, "retry_backoff_ms_min": 400, "retry_backoff_ms_max": 400})
+
+    async def transaction(sorted_: Any) -> dict[str, int]:
+        raise ConnectionError("database gone for good")
+
+    processor._transaction = transaction  # type: ignore[method-assign]
+    with pytest.raises(messaging.HaltedError, match="retry budget"):
+        await processor.process([])
+    assert processor.halted is True
+
+
+async def test_the_watcher_survives_a_partition_moving_away_and_a_database_outage(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+
+    async def lag(spec: Any, state: Any) -> None:
+        calls.append("lag")
+        raise IllegalStateError("partition is not assigned")
+
+    async def gauges(spec: Any, state: Any) -> None:
+        calls.append("gauges")
+        raise ConnectionError("database restarting")
+
+    monkeypatch.setattr(service, "WATCH_INTERVAL_S", 0.001)
+    monkeypatch.setattr(service, "_refresh_lag", lag)
+    monkeypatch.setattr(service, "_refresh_database_gauges", gauges)
+    task = asyncio.create_task(service._watch(cast(Any, None), runtime()))
+    await asyncio.sleep(0.05)
+    assert not task.done()
+    task.cancel()
+    assert calls.count("lag") >= 3
+    assert calls.count("gauges") >= 3
+
+
+async def test_the_scheduler_retries_a_database_outage_instead_of_ending(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state = runtime()
+    state.settings = state.settings.model_copy(
+        update={"retry_backoff_ms_min": 1, "retry_backoff_ms_max": 2})
+    state.relay = cast(Any, type("Relay", (), {"wakeup": asyncio.Event()})())
+    outcomes: list[Any] = [ConnectionError("down"), asyncpg.CannotConnectNowError("starting"),
+                           [dt.date(2025, 4, 6)]]
+
+    async def publish(spec: Any, state_: Any, latest_due: dt.date) -> list[dt.date]:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return cast(list[dt.date], outcome)
+
+    monkeypatch.setattr(service, "publish_scheduled_commands", publish)
+    await service._publish_due_days(cast(Any, None), state, dt.date(2025, 4, 6))
+    assert outcomes == []
+    assert state.relay is not None
+    assert state.relay.wakeup.is_set()
