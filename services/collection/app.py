@@ -5,12 +5,12 @@ from __future__ import annotations
 from services.collection import SERVICE_NAME, store
 from services.collection.handlers import DEADLINE_CHECK, make_handling
 from services.collection.rules import load_rules
-from shared.contracts.registry import TOPIC_OPS_COMMANDS
-from shared.contracts.tax import DECLARED, PAID, TOPIC_DECLARATIONS, TOPIC_PAYMENTS
+from shared.contracts.topology import SERVICES
 from shared.messaging import Handling
 from shared.service import Runtime, ServiceSpec, run_service
 
 HTTP_PORT_DEFAULT = 8101
+FLOWS = SERVICES[SERVICE_NAME]
 
 
 def _handler_factory(runtime: Runtime) -> Handling:
@@ -21,8 +21,8 @@ def _handler_factory(runtime: Runtime) -> Handling:
 def spec() -> ServiceSpec:
     return ServiceSpec(
         name=SERVICE_NAME,
-        topics=(TOPIC_DECLARATIONS, TOPIC_PAYMENTS, TOPIC_OPS_COMMANDS),
-        handled_types=frozenset({DECLARED, PAID, DEADLINE_CHECK}),
+        topics=FLOWS.consumed_topics,
+        handled_types=FLOWS.handled_types,
         handler_factory=_handler_factory,
         business_gauges=store.gauges,
         migrations_package="services.collection.migrations",

@@ -11,16 +11,14 @@ from services.fund_transfer import store
 from services.fund_transfer.accounts import load_account_book
 from services.fund_transfer.handlers import make_handling
 from services.fund_transfer.model import NOTICE_ATTEMPT_COUNT_MAX_DEFAULT, Rules
-from services.fund_transfer.validation import DEADLINE_CHECK, HANDLED_TYPES
-from shared.contracts.finance import TOPIC_APPROPRIATIONS, TOPIC_SETTLEMENTS
-from shared.contracts.registry import TOPIC_OPS_COMMANDS
-from shared.contracts.transfer import TOPIC_REQUESTS
+from services.fund_transfer.validation import DEADLINE_CHECK
+from shared.contracts.topology import SERVICES
 from shared.logging import get_logger
 from shared.messaging import Handling
 from shared.service import Runtime, ServiceSpec, run_service
 
 NAME = "fund_transfer"
-TOPICS = (TOPIC_APPROPRIATIONS, TOPIC_SETTLEMENTS, TOPIC_REQUESTS, TOPIC_OPS_COMMANDS)
+FLOWS = SERVICES[NAME]
 log = get_logger(NAME)
 
 
@@ -47,8 +45,8 @@ def _handler(runtime: Runtime) -> Handling:
 def spec() -> ServiceSpec:
     return ServiceSpec(
         name=NAME,
-        topics=TOPICS,
-        handled_types=HANDLED_TYPES,
+        topics=FLOWS.consumed_topics,
+        handled_types=FLOWS.handled_types,
         handler_factory=_handler,
         migrations_package="services.fund_transfer.migrations",
         http_port_default=8102,

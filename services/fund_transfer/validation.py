@@ -39,9 +39,6 @@ _CONFLICT_KINDS: Final[dict[str, tuple[Literal["appropriation", "settlement", "r
     finance.FAILED: ("settlement", "settlement_id"),
     transfer.REQUESTED: ("request", "request_id"),
 }
-HANDLED_TYPES: Final = frozenset(
-    {finance.APPROPRIATED, finance.SETTLED, finance.FAILED, transfer.REQUESTED, DEADLINE_CHECK}
-)
 
 
 def reason(code: str, field: str | None, message: str) -> dict[str, Any]:

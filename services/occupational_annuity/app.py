@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from services.occupational_annuity import checks, inbound, store
+from services.occupational_annuity import checks, store
 from services.occupational_annuity.handlers import make_handling
 from services.occupational_annuity.rules import load_rules
+from shared.contracts.topology import SERVICES
 from shared.messaging import Handling
 from shared.service import Runtime, ServiceSpec, run_service
 
 NAME = "occupational_annuity"
-TOPICS = ("collection.declarations", "transfer.notices", "ops.commands")
-HANDLED_TYPES = frozenset({
-    inbound.DECLARATION_REGISTERED,
-    inbound.CONTRIBUTION_SETTLED,
-    inbound.NOTICE_SETTLED,
-    inbound.NOTICE_FAILED,
-    checks.DEADLINE_CHECK,
-    checks.NOTIONAL_INTEREST,
-})
+FLOWS = SERVICES[NAME]
 
 
 def _handler(runtime: Runtime) -> Handling:
@@ -28,8 +21,8 @@ def _handler(runtime: Runtime) -> Handling:
 def spec() -> ServiceSpec:
     return ServiceSpec(
         name=NAME,
-        topics=TOPICS,
-        handled_types=HANDLED_TYPES,
+        topics=FLOWS.consumed_topics,
+        handled_types=FLOWS.handled_types,
         handler_factory=_handler,
         business_gauges=store.gauges,
         migrations_package="services.occupational_annuity.migrations",

@@ -47,3 +47,6 @@ ENTITY_FIELDS: Final[dict[str, str]] = {
 }
 
 TOPIC_OPS_COMMANDS: Final = "ops.commands"
+DEADLINE_CHECK_REQUESTED: Final = "ops.deadline_check.requested.v1"
+NOTIONAL_INTEREST_REQUESTED: Final = "ops.notional_interest.requested.v1"
+COMMAND_REJECTED: Final = "ops.command.rejected.v1"
