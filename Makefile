@@ -37,9 +37,12 @@ status:
 	$(STACK) status
 	$(SERVICES) status
 
+# Python, then the AsyncAPI documents partners get, validated by the AsyncAPI parser
+# (tools/lint.sh installs it when missing).
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy shared services tests demo bench deploy/topics.py
+	bash tools/lint.sh asyncapi
 
 test-unit: venv
 	$(VENV)/bin/pytest tests/unit -q
@@ -55,3 +58,4 @@ bench: venv
 
 docs: venv
 	$(VENV)/bin/python -m shared.contracts.export
+	bash tools/lint.sh asyncapi
