@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+
+from shared.contracts.topology import DEAD_LETTER_REASONS
 
 
 class Metrics:
@@ -28,6 +32,10 @@ class Metrics:
             "pension_dead_letters_total", "Records sent to the dead-letter topic, by reason",
             [*labels, "reason"], registry=self.registry,
         )
+        # At 0 from the start: a series born at 1 shows Prometheus no increase, and the first
+        # dead letter of a process would not alert.
+        for reason in DEAD_LETTER_REASONS:
+            self.dead_letters.labels(service, reason)
         self.events_published = Counter(
             "pension_events_published_total", "Outbox events published",
             [*labels, "topic"], registry=self.registry,
@@ -67,3 +75,25 @@ class Metrics:
             "pension_business_gauge", "Business figures operators ask about",
             [*labels, "name", "fiscal_entity_code"], registry=self.registry,
         )
+        # /readyz says the same, but Prometheus scrapes /metrics: an alert needs it here.
+        self.consumer_running = Gauge(
+            "pension_consumer_running",
+            "1 while the consumer runs; 0 once it halted or a background task failed",
+            labels, registry=self.registry,
+        )
+        # process_start_time_seconds: a consumer that halts on the same batch after every
+        # restart shows as a process that keeps starting.
+        ProcessCollector(registry=self.registry)
+        self._business_series: set[tuple[str, str]] = set()
+
+    def set_business(self, figures: Iterable[tuple[str, str, int]]) -> None:
+        """This round's business figures, (name, fiscal entity code, value); a series that is no
+        longer reported is removed, so an entity whose overdue items were settled stops showing
+        (and alerting on) its last overdue figure."""
+        fresh: set[tuple[str, str]] = set()
+        for name, entity, value in figures:
+            self.business.labels(self.service, name, entity).set(value)
+            fresh.add((name, entity))
+        for name, entity in self._business_series - fresh:
+            self.business.remove(self.service, name, entity)
+        self._business_series = fresh

@@ -229,15 +229,20 @@ async def _start_background(spec: ServiceSpec, runtime: Runtime) -> None:
               else runtime.settings.http_port),
         registry=runtime.metrics.registry,
         ready=lambda: _ready(runtime),
-        alive=lambda: (runtime.processor is not None and not runtime.processor.halted
-                       and not runtime.failed),
+        alive=lambda: _consumer_running(runtime),
         details=runtime.details,
     )
+    runtime.metrics.consumer_running.labels(spec.name).set_function(
+        lambda: float(_consumer_running(runtime)))
     port = await runtime.health.start()
     log.info("service.started", service=spec.name, http_port=port)
     _background(runtime, _watch(spec, runtime), "watch")
     if runtime.settings.schedule_enabled and spec.scheduled_command_types:
         _background(runtime, _schedule(spec, runtime), "schedule")
+
+
+def _consumer_running(runtime: Runtime) -> bool:
+    return runtime.processor is not None and not runtime.processor.halted and not runtime.failed
 
 
 def _background(runtime: Runtime, work: Coroutine[Any, Any, None], name: str) -> None:
@@ -311,8 +316,7 @@ async def _refresh_database_gauges(spec: ServiceSpec, runtime: Runtime) -> None:
         runtime.metrics.outbox_set_aside_rows.labels(spec.name).set(row["set_aside"])
         runtime.metrics.outbox_oldest_unpublished.labels(spec.name).set(row["oldest_s"])
         if spec.business_gauges is not None:
-            for name, entity, value in await spec.business_gauges(conn):
-                runtime.metrics.business.labels(spec.name, name, entity).set(value)
+            runtime.metrics.set_business(await spec.business_gauges(conn))
 
 
 READY_PROBE_TIMEOUT_S = 2.0

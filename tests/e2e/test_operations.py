@@ -40,7 +40,7 @@ pytestmark = pytest.mark.usefixtures("stack_env")
 METRICS = (
     "pension_records_consumed_total", "pension_records_handled_total", "pension_rejections_total",
     "pension_dead_letters_total", "pension_batch_duration_seconds", "pension_consumer_lag_records",
-    "pension_outbox_backlog_events", "pension_business_gauge",
+    "pension_outbox_backlog_events", "pension_business_gauge", "pension_consumer_running",
 )
 IDENTITY_NUMBER = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
 
@@ -111,6 +111,7 @@ async def test_metrics_name_every_figure_and_no_identity_number(
         for name in METRICS:
             assert name in text, name
         assert not IDENTITY_NUMBER.search(text)
+        assert f'pension_consumer_running{{service="{runtime.metrics.service}"}} 1.0' in text
     _, collection_text = await asyncio.to_thread(get, url(runtimes["collection"]) + "/metrics")
     assert 'pension_rejections_total{code="BASE_OUT_OF_RANGE"' in collection_text or (
         "pension_rejections_total{" in collection_text)
