@@ -477,13 +477,19 @@ async def record_ignored(
 
 
 async def gauges(conn: asyncpg.Connection) -> list[tuple[str, str, int]]:
-    """Per fiscal entity: remittances requested and not completed, and their fen."""
+    """Per fiscal entity: remittances requested and not completed, and their fen; of those, the
+    ones past their due day today (Asia/Shanghai, the session's time zone), which an alert needs
+    without waiting for the next deadline check's `annuity.remittance.overdue.v1`."""
     rows = await conn.fetch(
-        "SELECT fiscal_entity_code, count(*) AS pending_count, sum(amount_fen) AS pending_fen"
+        "SELECT fiscal_entity_code, count(*) AS pending_count, sum(amount_fen) AS pending_fen,"
+        " count(*) FILTER (WHERE due_on < current_date) AS overdue_count,"
+        " coalesce(sum(amount_fen) FILTER (WHERE due_on < current_date), 0) AS overdue_fen"
         " FROM remittance WHERE status = 'requested' GROUP BY fiscal_entity_code")
     return [
         gauge
         for row in rows
         for gauge in (("remittances_pending", row["fiscal_entity_code"], row["pending_count"]),
-                      ("remittances_pending_fen", row["fiscal_entity_code"], row["pending_fen"]))
+                      ("remittances_pending_fen", row["fiscal_entity_code"], row["pending_fen"]),
+                      ("remittances_overdue", row["fiscal_entity_code"], row["overdue_count"]),
+                      ("remittances_overdue_fen", row["fiscal_entity_code"], row["overdue_fen"]))
     ]

@@ -21,6 +21,7 @@ from demo.feed import feed
 from demo.generate import FeedConfig
 from services.collection.app import spec as collection_spec
 from services.fund_transfer.app import spec as fund_transfer_spec
+from services.occupational_annuity import store as annuity_store
 from services.occupational_annuity.app import spec as annuity_spec
 from shared.cli import main
 from shared.cli.common import CliEnv
@@ -29,6 +30,7 @@ from shared.money import format_yuan, parse_yuan
 from shared.service import Runtime
 from tests.support import (
     bootstrap,
+    connect_db,
     create_namespace,
     publish,
     read_topic,
@@ -207,6 +209,44 @@ async def test_trace_lists_a_declarations_events_in_order(
     assert declared_at < registered_at
     assert "tax.contribution.paid.v1" in out
     assert settled_at > declared_at
+
+
+async def test_an_overdue_remittance_shows_in_the_business_gauges_until_it_is_gone(
+    system: tuple[str, dict[str, Runtime]],
+) -> None:
+    """The gauge SQL on the real schema, through the watch loop, to /metrics and back out."""
+    namespace, runtimes = system
+    metrics_url = url(runtimes["occupational_annuity"]) + "/metrics"
+    overdue = ('pension_business_gauge{fiscal_entity_code="159999",'
+               'name="remittances_overdue",service="occupational_annuity"} 1.0')
+    conn = await connect_db(f"occupational_annuity_{namespace}")
+    try:
+        await conn.execute(
+            "INSERT INTO remittance (remittance_id, fiscal_entity_code, fee_period, sequence,"
+            " amount_fen, requested_on, due_on, status)"
+            " VALUES ('R-gauge-test', '159999', '1999-01', 0, 12345, '1999-02-01', '1999-02-15',"
+            " 'requested')")
+        figures = {(name, entity): value for name, entity, value
+                   in await annuity_store.gauges(conn) if entity == "159999"}
+        assert figures == {("remittances_pending", "159999"): 1,
+                           ("remittances_pending_fen", "159999"): 12345,
+                           ("remittances_overdue", "159999"): 1,
+                           ("remittances_overdue_fen", "159999"): 12345}
+
+        async def shown() -> bool:
+            return overdue in (await asyncio.to_thread(get, metrics_url))[1]
+
+        await wait_for(shown, timeout_s=30, what="the overdue remittance gauge")
+        await conn.execute("DELETE FROM remittance WHERE remittance_id = 'R-gauge-test'")
+
+        async def gone() -> bool:
+            return 'fiscal_entity_code="159999"' not in (await asyncio.to_thread(
+                get, metrics_url))[1]
+
+        await wait_for(gone, timeout_s=30, what="the settled remittance's gauges to go")
+    finally:
+        await conn.execute("DELETE FROM remittance WHERE remittance_id = 'R-gauge-test'")
+        await conn.close()
 
 
 async def test_every_event_on_the_topics_is_a_flow_the_asyncapi_documents_describe(
