@@ -37,12 +37,13 @@ status:
 	$(STACK) status
 	$(SERVICES) status
 
-# Python, then the AsyncAPI documents partners get, validated by the AsyncAPI parser
-# (tools/lint.sh installs it when missing).
+# Python, then the documents partners and operators get: AsyncAPI (validated by the AsyncAPI
+# parser) and the Prometheus rules (promtool); tools/lint.sh installs those tools when missing.
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy shared services tests demo bench deploy/topics.py
 	bash tools/lint.sh asyncapi
+	bash tools/lint.sh prometheus
 
 test-unit: venv
 	$(VENV)/bin/pytest tests/unit -q
