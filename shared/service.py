@@ -15,7 +15,6 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -23,6 +22,7 @@ from aiokafka.errors import KafkaError
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
 
+from shared.clock import Clock, SystemClock
 from shared.contracts.registry import ENTITY_FIELDS, TOPIC_OPS_COMMANDS
 from shared.db import create_pool, migrate
 from shared.http import HealthServer
@@ -42,7 +42,6 @@ from shared.messaging import (
 from shared.metrics import Metrics
 from shared.settings import Settings
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 PRODUCER_REQUEST_BYTES_MAX = 5 * 1024 * 1024
 # A dead letter carries the original value whole, and a value that arrived compressed under the
 # 4 MiB topic limit can be several times larger once read (CONTRACTS.md, TOO_LARGE): its producer
@@ -51,16 +50,13 @@ DEAD_LETTER_REQUEST_BYTES_MAX = 64 * 1024 * 1024
 log = get_logger("service")
 
 
-def now_shanghai() -> dt.datetime:
-    return dt.datetime.now(SHANGHAI)
-
-
 @dataclass(slots=True)
 class Runtime:
     """What exists only while the app runs; filled in at start-up, never at import."""
 
     settings: Settings
     metrics: Metrics
+    clock: Clock = field(default_factory=SystemClock)
     pool: asyncpg.Pool | None = None
     producer: AIOKafkaProducer | None = None
     dead_letter_producer: AIOKafkaProducer | None = None
@@ -201,7 +197,7 @@ async def _start(spec: ServiceSpec, runtime: Runtime) -> None:
         handling=spec.handler_factory(runtime),
         settings=settings,
         metrics=runtime.metrics,
-        now=now_shanghai,
+        now=runtime.clock.now,
         on_commit=relay.wakeup.set,
     )
 
@@ -352,11 +348,11 @@ SCHEDULE_SLEEP_S_MAX = 3600.0  # wake at least hourly: a suspended host or a clo
 
 async def _schedule(spec: ServiceSpec, runtime: Runtime) -> None:
     """Publish this service's daily commands through its own outbox, so they are auditable and
-    replayable: each day from the day after the latest published (every missed day, in order)
-    through the latest day whose hour has come. The first start publishes today's only."""
+    replayable: each day from the day after the latest recorded (every missed day, in order)
+    through the latest day whose hour has come. The very first start only records its day."""
     hour = runtime.settings.schedule_hour_local
     while True:
-        now = now_shanghai()
+        now = runtime.clock.now()
         latest_due = now.date() if now.hour >= hour else now.date() - dt.timedelta(days=1)
         await _publish_due_days(spec, runtime, latest_due)
         next_run = (now.replace(hour=hour, minute=0, second=0, microsecond=0)
@@ -386,18 +382,24 @@ async def _publish_due_days(spec: ServiceSpec, runtime: Runtime, latest_due: dt.
 async def publish_scheduled_commands(
     spec: ServiceSpec, runtime: Runtime, latest_due: dt.date
 ) -> list[dt.date]:
-    """One transaction: the commands of every day not yet published up to `latest_due`, and the
-    record of those days (an advisory lock keeps two instances from publishing a day twice)."""
+    """One transaction: the commands of every day not yet recorded up to `latest_due`, and the
+    record of those days (an advisory lock keeps two instances from publishing a day twice).
+    With nothing recorded yet, `latest_due` is recorded unpublished: the first start of a
+    scheduler is where its history begins, not a day to send a check for."""
     assert runtime.pool is not None
     prefix = f"{runtime.settings.namespace}." if runtime.settings.namespace else ""
-    outbox = Outbox(spec.name, runtime.metrics, now_shanghai, prefix)
+    outbox = Outbox(spec.name, runtime.metrics, runtime.clock.now, prefix)
     async with runtime.pool.acquire() as proxy, proxy.transaction():
         conn = as_connection(proxy)
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))",
                            f"schedule:{runtime.settings.schema_for(spec.name)}")
         latest_done = await conn.fetchval("SELECT max(as_of) FROM scheduled_day")
-        first = latest_due if latest_done is None else latest_done + dt.timedelta(days=1)
-        days = [first + dt.timedelta(days=n) for n in range((latest_due - first).days + 1)]
+        if latest_done is None:
+            await conn.execute("INSERT INTO scheduled_day (as_of, published) VALUES ($1, false)",
+                               latest_due)
+            return []
+        days = [latest_done + dt.timedelta(days=n)
+                for n in range(1, (latest_due - latest_done).days + 1)]
         for day in days:
             command_id = f"schedule-{spec.name}-{day.isoformat()}"
             cause = Cause(f"/{spec.name}/schedule", command_id, command_id)
@@ -405,7 +407,7 @@ async def publish_scheduled_commands(
                 outbox.event(topic=TOPIC_OPS_COMMANDS, key=spec.name, event_type=command_type,
                              data={"command_id": command_id, "as_of": day.isoformat()},
                              cause=cause)
-        await conn.executemany("INSERT INTO scheduled_day (as_of) VALUES ($1)",
+        await conn.executemany("INSERT INTO scheduled_day (as_of, published) VALUES ($1, true)",
                                [(day,) for day in days])
         await outbox.flush(conn)
     return days

@@ -71,7 +71,7 @@ def _processor(check: messaging.Check) -> messaging.BatchProcessor:
         service="test", consumer_group="test", pool=cast(Any, None), entity_fields=ENTITY_FIELDS,
         handled_types=frozenset({"tax.contribution.paid.v1"}),
         handling=messaging.Handling(apply=apply, check=check), settings=state.settings,
-        metrics=state.metrics, now=service.now_shanghai)
+        metrics=state.metrics, now=state.clock.now)
 
 
 PAYMENT = (b'{"specversion":"1.0","id":"E-1","source":"/tax/1","type":"tax.contribution.paid.v1",'
