@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shared.contracts import wire
 from shared.contracts.registry import ENTITY_FIELDS
 from shared.contracts.wire import (
     DeadLetter,
@@ -20,6 +21,13 @@ from shared.contracts.wire import (
     read_envelope,
     safe_detail,
 )
+
+
+@pytest.fixture(autouse=True, params=["hooks for small records", "structure for large ones"])
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every case goes through both readers of loads_strict: their verdicts must be the same."""
+    if request.param == "structure for large ones":
+        monkeypatch.setattr(wire, "SMALL_RECORD_BYTES_MAX", 0)
 
 
 def event(**overrides: Any) -> dict[str, Any]:
