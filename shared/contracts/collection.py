@@ -12,7 +12,16 @@ from typing import Annotated, Final, Literal
 
 from pydantic import Field
 
-from shared.contracts.fields import Code6, Contract, Date, EntityId, LineReason, Money, Period
+from shared.contracts.fields import (
+    REASONS_MAX,
+    Code6,
+    Contract,
+    Date,
+    EntityId,
+    LineReason,
+    Money,
+    Period,
+)
 from shared.contracts.fields import Reason as PlainReason
 from shared.contracts.tax import PersonId, Scheme, UnitFunding, Uscc
 
@@ -31,11 +40,11 @@ DeclarationCode = Literal[
     "BASE_BOUNDS_NOT_CONFIGURED", "PERSON_ID_INVALID", "PERSON_DUPLICATED", "BASE_OUT_OF_RANGE",
     "AMOUNT_MISMATCH", "AMOUNT_INVALID", "DATE_INVALID", "UNIT_FUNDING_INVALID",
     "TOO_MANY_LINES", "LINE_NUMBER_INVALID", "FIELD_INVALID", "REVISION_STALE",
-    "ALREADY_SETTLED", "CONFLICTING_DUPLICATE",
+    "ALREADY_SETTLED", "CONFLICTING_DUPLICATE", "TOO_MANY_REASONS",
 ]
 PaymentCode = Literal[
     "AMOUNT_INVALID", "DATE_INVALID", "FIELD_INVALID", "CONFLICTING_DUPLICATE",
-    "DECLARATION_REJECTED",
+    "DECLARATION_REJECTED", "TOO_MANY_REASONS",
 ]
 
 
@@ -86,7 +95,7 @@ class DeclarationRejected(Contract):
 
     declaration_id: str
     revision: int | None
-    reasons: Annotated[list[DeclarationReason], Field(min_length=1)]
+    reasons: Annotated[list[DeclarationReason], Field(min_length=1, max_length=REASONS_MAX)]
 
 
 class ContributionSettled(Contract):
@@ -119,7 +128,7 @@ class PaymentRejected(Contract):
 
     payment_id: str
     declaration_id: str | None
-    reasons: Annotated[list[PaymentReason], Field(min_length=1)]
+    reasons: Annotated[list[PaymentReason], Field(min_length=1, max_length=REASONS_MAX)]
 
 
 class ContributionOverdue(Contract):

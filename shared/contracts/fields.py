@@ -75,12 +75,13 @@ class LineReason(Contract):
     message: str
 
 
+
 class CommandRejected(Contract):
     """`ops.command.rejected.v1`: a command a service cannot accept."""
 
     command_id: str
     service: str
-    reasons: list[Reason]
+    reasons: Annotated[list[Reason], Field(min_length=1, max_length=REASONS_MAX)]
 
 
 class DeadlineCheckRequested(Contract):

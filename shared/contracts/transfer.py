@@ -15,7 +15,17 @@ from typing import Annotated, Final, Literal
 
 from pydantic import Field, StringConstraints
 
-from shared.contracts.fields import Code6, Contract, Date, EntityId, Money, Name, Period, Reason
+from shared.contracts.fields import (
+    REASONS_MAX,
+    Code6,
+    Contract,
+    Date,
+    EntityId,
+    Money,
+    Name,
+    Period,
+    Reason,
+)
 from shared.contracts.finance import FailureReason, PositiveMoney, SubsidyFund
 
 TOPIC_NOTICES: Final = "transfer.notices"
@@ -130,7 +140,7 @@ class AppropriationRejected(Contract):
     """`transfer.appropriation.rejected.v1`: every failing check of an appropriation."""
 
     appropriation_id: str
-    reasons: Annotated[list[Reason], Field(min_length=1)]
+    reasons: Annotated[list[Reason], Field(min_length=1, max_length=REASONS_MAX)]
 
 
 class SettlementRejected(Contract):
@@ -138,14 +148,14 @@ class SettlementRejected(Contract):
 
     settlement_id: str
     notice_id: str | None
-    reasons: Annotated[list[Reason], Field(min_length=1)]
+    reasons: Annotated[list[Reason], Field(min_length=1, max_length=REASONS_MAX)]
 
 
 class RequestRejected(Contract):
     """`transfer.request.rejected.v1`: every failing check of a transfer request."""
 
     request_id: str
-    reasons: Annotated[list[Reason], Field(min_length=1)]
+    reasons: Annotated[list[Reason], Field(min_length=1, max_length=REASONS_MAX)]
 
 
 class ObligationFigures(Contract):

@@ -21,6 +21,7 @@ from services.collection import app as collection_app
 from services.fund_transfer import app as fund_transfer_app
 from services.occupational_annuity import app as annuity_app
 from shared.contracts import finance
+from shared.contracts.export import event_models
 from shared.money import format_yuan, parse_yuan
 from tests.support import (
     Received,
@@ -412,6 +413,7 @@ async def test_each_hostile_record_gets_its_answer_and_the_next_valid_one_is_han
         found = [e for e in answered if e["type"] == event_type
                  and (event_type != "ops.command.rejected.v1" or e["data"]["service"] == service)]
         assert len(found) == 1, f"{event_type} from {service}: {[e['type'] for e in answered]}"
+        event_models()[event_type].model_validate(found[0]["data"])  # the contract, exactly
         if case.codes:
             assert {r["code"] for r in found[0]["data"]["reasons"]} == case.codes
         if case.check is not None:
