@@ -1,9 +1,12 @@
 """Collection's batch handler: load what the batch touches, let the domain decide, write in bulk.
 
 One call per consumed batch, inside its transaction. Declarations and payments between two
-deadline checks form a segment: their declaration rows are locked and loaded with one query each,
-the pure `Book` plays the segment in consumption order, and its changes go back with COPY and
-unnest. A deadline check is one set-based statement over all declarations.
+deadline checks (or enterprise annuity filings) form a segment: their declaration rows are
+locked and loaded with one query each, the pure `Book` plays the segment in consumption order,
+and its changes go back with COPY and unnest; then the annuity base check compares the
+occupational annuity and basic-pension lines of the employers and periods the segment
+registered. A deadline check is one set-based statement over all declarations; a run of
+enterprise annuity filings is played by its own book after the declarations before it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from services.collection import SERVICE_NAME, store
 from services.collection.domain import (
     Account,
     Book,
+    Emit,
+    annuity_base,
     declaration_rejected_data,
     overdue_data,
     payment_reason,
@@ -31,14 +36,21 @@ from services.collection.validation import (
     check_payment,
     reason,
 )
+from services.collection.validation.enterprise_annuity import (
+    EnterpriseAnnuityCheck,
+    check_enterprise_annuity,
+)
 from shared.contracts.collection import (
     DECLARATION_REJECTED,
+    ENTERPRISE_ANNUITY_REJECTED,
     OVERDUE,
     PAYMENT_REJECTED,
+    REGISTERED,
     TOPIC_DECLARATIONS,
 )
 from shared.contracts.registry import TOPIC_OPS_COMMANDS
-from shared.contracts.tax import DECLARED, PAID
+from shared.contracts.tax import DECLARED, ENTERPRISE_ANNUITY_DECLARED, PAID
+from shared.contracts.wire import echo_text
 from shared.logging import get_logger
 from shared.messaging import Batch, Cause, Handling, Inbound, Outbox
 
@@ -51,12 +63,14 @@ Check = DeclarationCheck | PaymentCheck
 
 
 def make_handling(rules: Rules) -> Handling:
-    def check(event: Inbound) -> Check | CommandCheck:
+    def check(event: Inbound) -> Check | CommandCheck | EnterpriseAnnuityCheck:
         """Every check of one event that needs no stored state, before the transaction."""
         if event.type == DECLARED:
             return check_declaration(event.data, event.envelope.entity_id, rules)
         if event.type == PAID:
             return check_payment(event.data, event.envelope.entity_id)
+        if event.type == ENTERPRISE_ANNUITY_DECLARED:
+            return check_enterprise_annuity(event.data, event.envelope.entity_id, rules)
         assert event.type == DEADLINE_CHECK, event.type
         return check_deadline_command(event.data, event.envelope.entity_id)
 
@@ -64,14 +78,23 @@ def make_handling(rules: Rules) -> Handling:
         for conflict in batch.conflicts:
             _answer_conflict(conflict, outbox)
         segment: list[Inbound] = []
+        filings: list[Inbound] = []
         for event in batch.events:
+            if event.type == ENTERPRISE_ANNUITY_DECLARED:
+                await _play(conn, segment, outbox, rules)
+                segment = []
+                filings.append(event)
+                continue
+            await _file(conn, filings, outbox)
+            filings = []
             if event.type == DEADLINE_CHECK:
-                await _play(conn, segment, outbox)
+                await _play(conn, segment, outbox, rules)
                 segment = []
                 await _deadline_check(conn, event, outbox)
             else:
                 segment.append(event)
-        await _play(conn, segment, outbox)
+        await _play(conn, segment, outbox, rules)
+        await _file(conn, filings, outbox)
 
     return Handling(apply=handle, check=check)
 
@@ -80,7 +103,8 @@ def _record_key(event: Inbound) -> str | None:
     return event.record.key_text()
 
 
-async def _play(conn: asyncpg.Connection, segment: list[Inbound], outbox: Outbox) -> None:
+async def _play(conn: asyncpg.Connection, segment: list[Inbound], outbox: Outbox,
+                rules: Rules) -> None:
     """Declarations and payments of one segment, in consumption order."""
     if not segment:
         return
@@ -93,9 +117,60 @@ async def _play(conn: asyncpg.Connection, segment: list[Inbound], outbox: Outbox
         else:
             book.pay(check, content_hash, index, key)
     await store.save_book(conn, book, stored_ids)
-    for emit in book.emits:
+    _publish(outbox, book.emits, segment)
+    await _check_annuity_bases(conn, book, segment, outbox, rules)
+
+
+def _publish(outbox: Outbox, emits: list[Emit], causes: list[Inbound]) -> None:
+    for emit in emits:
         outbox.event(topic=TOPIC_DECLARATIONS, key=emit.key, event_type=emit.event_type,
-                     data=emit.data, cause=Cause.of(segment[emit.cause]))
+                     data=emit.data, cause=Cause.of(causes[emit.cause]))
+
+
+async def _check_annuity_bases(conn: asyncpg.Connection, book: Book, segment: list[Inbound],
+                               outbox: Outbox, rules: Rules) -> None:
+    """Compare annuity and basic-pension bases where this segment registered either kind.
+
+    A basic-pension registration matters only where the employer has annuity declarations for
+    the period; finding those pairs is one indexed query, so a segment of enterprise
+    declarations costs little more.
+    """
+    causes = {emit.data["declaration_id"]: emit.cause for emit in book.emits
+              if emit.event_type == REGISTERED}
+    cause_of_pair: dict[store.Pair, int] = {}
+    basic: set[store.Pair] = set()
+    for declaration in book.registered:
+        f = declaration.figures
+        pair = (f.employer_uscc, f.fee_period)
+        if f.scheme == annuity_base.ANNUITY or f.scheme in annuity_base.BASIC_SCHEMES:
+            cause_of_pair[pair] = causes[declaration.declaration_id]
+        if f.scheme in annuity_base.BASIC_SCHEMES:
+            basic.add(pair)
+    checked = set(cause_of_pair) - basic | await store.pairs_with_annuity(conn, sorted(basic))
+    if not checked:
+        return
+    pairs = sorted(checked)
+    lines, findings = (await store.load_period_lines(conn, pairs),
+                       await store.load_open_findings(conn, pairs))
+    version = rules.version_of(0)
+    for pair in pairs:
+        comparison = annuity_base.compare(*pair, lines.get(pair, []), findings.get(pair, {}),
+                                          version)
+        await store.save_findings(conn, comparison)
+        _publish(outbox, [Emit(event_type, pair[0], data, cause_of_pair[pair])
+                          for event_type, data in comparison.events], segment)
+
+
+async def _file(conn: asyncpg.Connection, filings: list[Inbound], outbox: Outbox) -> None:
+    """A run of enterprise annuity filings, in consumption order."""
+    if not filings:
+        return
+    checks = [cast(EnterpriseAnnuityCheck, event.item) for event in filings]
+    book = await store.load_enterprise_book(conn, checks)
+    for index, (event, check) in enumerate(zip(filings, checks, strict=True)):
+        book.file(check, event.envelope.payload_hash, index, _record_key(event))
+    await store.save_enterprise_book(conn, book)
+    _publish(outbox, book.emits, filings)
 
 
 async def _load_book(conn: asyncpg.Connection, checks: list[Check]) -> tuple[Book, set[str]]:
@@ -146,19 +221,21 @@ def _answer_conflict(conflict: Inbound, outbox: Outbox) -> None:
     data: dict[str, Any] = conflict.data
     key = _record_key(conflict) or conflict.envelope.entity_id
     cause = Cause.of(conflict)
-    if conflict.type == DECLARED:
+    if conflict.type in (DECLARED, ENTERPRISE_ANNUITY_DECLARED):
         revision = data.get("revision")
         reasons = [reason("CONFLICTING_DUPLICATE", None, None, SAME_ID_OTHER_CONTENT)]
         rejected = declaration_rejected_data(
             conflict.envelope.entity_id, revision if type(revision) is int else None, reasons)
-        outbox.event(topic=TOPIC_DECLARATIONS, key=key, event_type=DECLARATION_REJECTED,
-                     data=rejected, cause=cause)
+        answer = (DECLARATION_REJECTED if conflict.type == DECLARED
+                  else ENTERPRISE_ANNUITY_REJECTED)
+        outbox.event(topic=TOPIC_DECLARATIONS, key=key, event_type=answer, data=rejected,
+                     cause=cause)
     elif conflict.type == PAID:
         declaration_id = data.get("declaration_id")
         reasons = [payment_reason("CONFLICTING_DUPLICATE", None, SAME_ID_OTHER_CONTENT)]
         rejected = payment_rejected_data(
             conflict.envelope.entity_id,
-            declaration_id if isinstance(declaration_id, str) else None, reasons)
+            echo_text(declaration_id) if isinstance(declaration_id, str) else None, reasons)
         outbox.event(topic=TOPIC_DECLARATIONS, key=key, event_type=PAYMENT_REJECTED,
                      data=rejected, cause=cause)
     else:

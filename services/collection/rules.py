@@ -58,6 +58,15 @@ class _DueDay(_Strict):
     source: str
 
 
+class _EnterpriseAnnuityCapsRow(_Strict):
+    effective_from: _DateText
+    employer_cap_bp: _BasisPoints
+    total_cap_bp: _BasisPoints
+    member_allocation_ratio_max: Annotated[int, Field(ge=1, le=100)]
+    grade: Grade
+    source: str
+
+
 class _FiscalEntities(_Strict):
     region: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
     league_city_prefixes: list[Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")]]
@@ -74,6 +83,7 @@ class _RuleFile(_Strict):
     base_bounds: list[_BoundsRow]
     due_day: _DueDay | None = None
     fiscal_entities: _FiscalEntities | None = None
+    enterprise_annuity_caps: list[_EnterpriseAnnuityCapsRow] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +105,18 @@ class BaseBounds:
 
 
 @dataclass(frozen=True, slots=True)
+class EnterpriseAnnuityCaps:
+    """Enterprise annuity (人社部令第36号): over the plan year the employer's contributions at most
+    `employer_cap_bp` of payroll and employer + employee at most `total_cap_bp`; in a period, no
+    member's employer allocation above `member_allocation_ratio_max` times the average."""
+
+    employer_cap_bp: int
+    total_cap_bp: int
+    member_allocation_ratio_max: int
+    layer: int
+
+
+@dataclass(frozen=True, slots=True)
 class RuleLayer:
     """One rule file, ready for lookups; rates per scheme newest first."""
 
@@ -103,6 +125,7 @@ class RuleLayer:
     base_bounds: Mapping[int, BaseBounds]
     due_day_by_period: Mapping[str, int]
     due_day_default: int | None
+    enterprise_annuity_caps: tuple[tuple[dt.date, EnterpriseAnnuityCaps], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +195,15 @@ class Rules:
                 return dt.date(year, month, layer.due_day_default), index
         raise AssertionError("load_rules guarantees a default due day")
 
+    def enterprise_annuity_caps_for(self, fee_period: str) -> EnterpriseAnnuityCaps | None:
+        """The caps in force on the first day of the fee period (SCHEME_NOT_CONFIGURED: None)."""
+        first_day = dt.date(int(fee_period[:4]), int(fee_period[5:7]), 1)
+        for layer in self.layers:
+            for effective_from, caps in layer.enterprise_annuity_caps:
+                if effective_from <= first_day:
+                    return caps
+        return None
+
     def version_of(self, layer: int) -> str:
         return self.layers[layer].rule_version
 
@@ -200,6 +232,12 @@ def _layer(rule_file: _RuleFile, index: int) -> RuleLayer:
         base_bounds=bounds,
         due_day_by_period=dict(due_day.by_period) if due_day else {},
         due_day_default=due_day.default if due_day else None,
+        enterprise_annuity_caps=tuple(sorted(
+            ((dt.date.fromisoformat(row.effective_from),
+              EnterpriseAnnuityCaps(row.employer_cap_bp, row.total_cap_bp,
+                                    row.member_allocation_ratio_max, index))
+             for row in rule_file.enterprise_annuity_caps),
+            key=lambda entry: entry[0], reverse=True)),
     )
 
 

@@ -12,7 +12,10 @@ from typing import Any, Final
 import asyncpg
 
 from services.collection.domain import Account, Book, OverdueRow, PaymentRecord
+from services.collection.domain.annuity_base import Comparison, Finding, PeriodLine
+from services.collection.domain.enterprise_annuity import CurrentFiling, EnterpriseBook, Totals
 from services.collection.validation import Figures
+from services.collection.validation.enterprise_annuity import EnterpriseAnnuityCheck
 from shared.messaging import InboxRaceError
 
 # Sorted, so two instances locking overlapping sets take the locks in the same order.
@@ -306,3 +309,199 @@ async def gauges(conn: asyncpg.Connection) -> list[tuple[str, str, int]]:
                       ("declarations_overdue_outstanding_fen", row["fiscal_entity_code"],
                        row["outstanding_fen"]))
     ]
+
+
+# ---- enterprise annuity filings ------------------------------------------------------------------
+
+
+async def load_enterprise_book(
+    conn: asyncpg.Connection, checks: Sequence[EnterpriseAnnuityCheck]
+) -> EnterpriseBook:
+    """What a run of filings touches, one query per table; the filing rows come back locked."""
+    pairs = sorted({(c.declaration_id, c.revision) for c in checks
+                    if c.recordable and c.revision is not None})
+    ids = sorted({pair[0] for pair in pairs})
+    revisions: dict[tuple[str, int], bytes] = {}
+    current: dict[str, CurrentFiling] = {}
+    if pairs:
+        rows = await conn.fetch(
+            "SELECT r.declaration_id, r.revision, r.content_hash FROM ea_filing_revision r"
+            " JOIN unnest($1::text[], $2::bigint[]) AS t(declaration_id, revision)"
+            " USING (declaration_id, revision)", [p[0] for p in pairs], [p[1] for p in pairs])
+        revisions = {(r["declaration_id"], r["revision"]): r["content_hash"] for r in rows}
+        rows = await conn.fetch(
+            "SELECT * FROM ea_filing WHERE declaration_id = ANY($1::text[]) AND state ="
+            " 'registered' ORDER BY declaration_id FOR UPDATE", ids)
+        current = {r["declaration_id"]: CurrentFiling(r["revision"], r["employer_uscc"],
+                                                      r["plan_year"], _totals(r)) for r in rows}
+    filings = [c.filing for c in checks if c.filing is not None]
+    return EnterpriseBook(
+        revisions=revisions, current=current,
+        year_totals=await _year_totals(conn, {(f.employer_uscc, f.plan_year) for f in filings}),
+        first_basic_period=await first_basic_periods(
+            conn, sorted({line.person_id for f in filings if f.backfill for line in f.lines})),
+    )
+
+
+def _totals(row: asyncpg.Record) -> Totals:
+    return Totals(row["payroll_total_fen"], row["employer_total_fen"], row["employee_total_fen"])
+
+
+async def _year_totals(conn: asyncpg.Connection,
+                       keys: set[tuple[str, int]]) -> dict[tuple[str, int], Totals]:
+    if not keys:
+        return {}
+    rows = await conn.fetch(
+        # sum(bigint) is numeric in PostgreSQL: cast back, money stays integer fen.
+        "SELECT employer_uscc, plan_year, sum(payroll_total_fen)::bigint AS payroll_total_fen,"
+        " sum(employer_total_fen)::bigint AS employer_total_fen,"
+        " sum(employee_total_fen)::bigint AS employee_total_fen FROM ea_filing"
+        " JOIN unnest($1::text[], $2::int[]) AS k(employer_uscc, plan_year)"
+        " USING (employer_uscc, plan_year) WHERE state = 'registered'"
+        " GROUP BY employer_uscc, plan_year",
+        [k[0] for k in keys], [k[1] for k in keys])
+    return {(r["employer_uscc"], r["plan_year"]): _totals(r) for r in rows}
+
+
+async def first_basic_periods(conn: asyncpg.Connection,
+                              person_ids: Sequence[str]) -> dict[str, str]:
+    """Each person's earliest fee period on a registered basic-pension declaration."""
+    if not person_ids:
+        return {}
+    rows = await conn.fetch(
+        "SELECT l.person_id, min(d.fee_period) AS first_period FROM declaration_line l"
+        " JOIN declaration d ON d.declaration_id = l.declaration_id AND d.revision = l.revision"
+        " WHERE l.person_id = ANY($1::text[]) AND d.state = 'registered'"
+        " AND d.scheme IN ('enterprise_basic', 'institution_basic') GROUP BY l.person_id",
+        person_ids)
+    return {r["person_id"]: r["first_period"] for r in rows}
+
+
+async def save_enterprise_book(conn: asyncpg.Connection, book: EnterpriseBook) -> None:
+    if book.new_revisions:
+        await conn.copy_records_to_table(
+            "ea_filing_revision", records=book.new_revisions,
+            columns=["declaration_id", "revision", "content_hash", "outcome"])
+    rows: list[tuple[object, ...]] = [
+        (f.declaration_id, "registered", f.revision, f.employer_uscc, f.fiscal_entity_code,
+         f.fee_period, f.plan_year, f.payroll_total_fen, f.employer_total_fen,
+         f.employee_total_fen, f.rule_version) for f in book.registered]
+    rows += [(id_, "rejected", *([None] * 9)) for id_ in sorted(book.rejected_ids)]
+    if rows:
+        await conn.executemany(_UPSERT_FILING_SQL, rows)
+    if book.registered:
+        await conn.copy_records_to_table("ea_line", records=[
+            (f.declaration_id, f.revision, line.line_no, line.person_id,
+             line.employer_amount_fen, line.employee_amount_fen)
+            for f in book.registered for line in f.lines
+        ], columns=["declaration_id", "revision", "line_no", "person_id",
+                    "employer_amount_fen", "employee_amount_fen"])
+
+
+# A rejected revision never overwrites a registered one (the filing keeps its current figures).
+_UPSERT_FILING_SQL: Final = """
+INSERT INTO ea_filing (declaration_id, state, revision, employer_uscc, fiscal_entity_code,
+                       fee_period, plan_year, payroll_total_fen, employer_total_fen,
+                       employee_total_fen, rule_version)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+ON CONFLICT (declaration_id) DO UPDATE SET
+    state = excluded.state, revision = excluded.revision, employer_uscc = excluded.employer_uscc,
+    fiscal_entity_code = excluded.fiscal_entity_code, fee_period = excluded.fee_period,
+    plan_year = excluded.plan_year, payroll_total_fen = excluded.payroll_total_fen,
+    employer_total_fen = excluded.employer_total_fen,
+    employee_total_fen = excluded.employee_total_fen, rule_version = excluded.rule_version,
+    updated_at = now()
+WHERE excluded.state = 'registered'
+"""
+
+
+# ---- the annuity base check -------------------------------------------------------------------
+
+_PERIOD_LINES_SQL: Final = """
+SELECT d.employer_uscc, d.fee_period, d.declaration_id, d.scheme, d.fiscal_entity_code,
+       l.line_no, l.person_id, l.base_fen
+FROM declaration d
+JOIN unnest($1::text[], $2::text[]) AS p(employer_uscc, fee_period)
+     USING (employer_uscc, fee_period)
+JOIN declaration_line l ON l.declaration_id = d.declaration_id AND l.revision = d.revision
+WHERE d.state = 'registered'
+  AND d.scheme IN ('occupational_annuity', 'institution_basic', 'enterprise_basic')
+"""
+
+_OPEN_FINDINGS_SQL: Final = """
+SELECT f.* FROM annuity_base_finding f
+JOIN unnest($1::text[], $2::text[]) AS p(employer_uscc, fee_period)
+     USING (employer_uscc, fee_period)
+WHERE f.state = 'open'
+ORDER BY f.finding_id FOR UPDATE
+"""
+
+Pair = tuple[str, str]
+
+
+async def pairs_with_annuity(conn: asyncpg.Connection, pairs: Sequence[Pair]) -> set[Pair]:
+    """The (employer, period) pairs among these with a registered occupational annuity
+    declaration or an open finding: only there can a basic-pension line change a finding."""
+    if not pairs:
+        return set()
+    rows = await conn.fetch(
+        "SELECT employer_uscc, fee_period FROM declaration"
+        " JOIN unnest($1::text[], $2::text[]) AS p(employer_uscc, fee_period)"
+        " USING (employer_uscc, fee_period)"
+        " WHERE state = 'registered' AND scheme = 'occupational_annuity'"
+        " UNION SELECT employer_uscc, fee_period FROM annuity_base_finding"
+        " JOIN unnest($1::text[], $2::text[]) AS p(employer_uscc, fee_period)"
+        " USING (employer_uscc, fee_period) WHERE state = 'open'",
+        [p[0] for p in pairs], [p[1] for p in pairs])
+    return {(r["employer_uscc"], r["fee_period"]) for r in rows}
+
+
+async def load_period_lines(conn: asyncpg.Connection,
+                            pairs: Sequence[Pair]) -> dict[Pair, list[PeriodLine]]:
+    """The current lines of the registered annuity and basic declarations of each pair."""
+    rows = await conn.fetch(_PERIOD_LINES_SQL, [p[0] for p in pairs], [p[1] for p in pairs])
+    found: dict[Pair, list[PeriodLine]] = {}
+    for r in rows:
+        found.setdefault((r["employer_uscc"], r["fee_period"]), []).append(PeriodLine(
+            r["declaration_id"], r["scheme"], r["fiscal_entity_code"], r["line_no"],
+            r["person_id"], r["base_fen"]))
+    return found
+
+
+async def load_open_findings(conn: asyncpg.Connection,
+                             pairs: Sequence[Pair]) -> dict[Pair, dict[str, Finding]]:
+    rows = await conn.fetch(_OPEN_FINDINGS_SQL, [p[0] for p in pairs], [p[1] for p in pairs])
+    found: dict[Pair, dict[str, Finding]] = {}
+    for r in rows:
+        found.setdefault((r["employer_uscc"], r["fee_period"]), {})[r["person_id"]] = Finding(
+            r["finding_id"], r["employer_uscc"], r["fee_period"], r["person_id"],
+            r["fiscal_entity_code"], r["kind"], r["annuity_declaration_id"],
+            r["annuity_line_no"], r["annuity_base_fen"], r["basic_declaration_id"],
+            r["basic_base_fen"])
+    return found
+
+
+async def save_findings(conn: asyncpg.Connection, comparison: Comparison) -> None:
+    if comparison.opened:
+        await conn.executemany(_UPSERT_FINDING_SQL, [
+            (f.finding_id, f.employer_uscc, f.fee_period, f.person_id, f.fiscal_entity_code,
+             f.kind, f.annuity_declaration_id, f.annuity_line_no, f.annuity_base_fen,
+             f.basic_declaration_id, f.basic_base_fen) for f in comparison.opened])
+    if comparison.resolved:
+        await conn.execute(
+            "UPDATE annuity_base_finding SET state = 'resolved', updated_at = now()"
+            " WHERE finding_id = ANY($1::text[])", [id_ for id_, _ in comparison.resolved])
+
+
+_UPSERT_FINDING_SQL: Final = """
+INSERT INTO annuity_base_finding (finding_id, employer_uscc, fee_period, person_id,
+    fiscal_entity_code, state, kind, annuity_declaration_id, annuity_line_no, annuity_base_fen,
+    basic_declaration_id, basic_base_fen)
+VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $9, $10, $11)
+ON CONFLICT (finding_id) DO UPDATE SET
+    state = 'open', kind = excluded.kind, fiscal_entity_code = excluded.fiscal_entity_code,
+    annuity_declaration_id = excluded.annuity_declaration_id,
+    annuity_line_no = excluded.annuity_line_no, annuity_base_fen = excluded.annuity_base_fen,
+    basic_declaration_id = excluded.basic_declaration_id,
+    basic_base_fen = excluded.basic_base_fen, updated_at = now()
+"""

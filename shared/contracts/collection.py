@@ -31,6 +31,10 @@ DECLARATION_REJECTED: Final = "collection.declaration.rejected.v1"
 SETTLED: Final = "collection.contribution.settled.v1"
 PAYMENT_REJECTED: Final = "collection.payment.rejected.v1"
 OVERDUE: Final = "collection.contribution.overdue.v1"
+ENTERPRISE_ANNUITY_REGISTERED: Final = "collection.enterprise_annuity.registered.v1"
+ENTERPRISE_ANNUITY_REJECTED: Final = "collection.enterprise_annuity.rejected.v1"
+ANNUITY_BASE_FINDING: Final = "collection.annuity_base.finding.v1"
+ANNUITY_BASE_RESOLVED: Final = "collection.annuity_base.resolved.v1"
 
 Revision = Annotated[int, Field(ge=0)]
 Days = Annotated[int, Field(ge=0)]
@@ -41,6 +45,14 @@ DeclarationCode = Literal[
     "AMOUNT_MISMATCH", "AMOUNT_INVALID", "DATE_INVALID", "UNIT_FUNDING_INVALID",
     "TOO_MANY_LINES", "LINE_NUMBER_INVALID", "FIELD_INVALID", "REVISION_STALE",
     "ALREADY_SETTLED", "CONFLICTING_DUPLICATE", "TOO_MANY_REASONS",
+]
+EnterpriseAnnuityCode = Literal[
+    "EMPLOYER_USCC_INVALID", "REGION_UNKNOWN", "PERIOD_INVALID", "SCHEME_NOT_CONFIGURED",
+    "PERSON_ID_INVALID", "PERSON_DUPLICATED", "AMOUNT_INVALID", "DATE_INVALID",
+    "TOO_MANY_LINES", "LINE_NUMBER_INVALID", "FIELD_INVALID", "REVISION_STALE",
+    "CONFLICTING_DUPLICATE", "TOO_MANY_REASONS",
+    "EMPLOYER_SHARE_OVER_CAP", "TOTAL_SHARE_OVER_CAP", "MEMBER_ALLOCATION_OVER_CAP",
+    "BACKFILL_BEFORE_ACCOUNT", "BACKFILL_ACCOUNT_UNKNOWN",
 ]
 PaymentCode = Literal[
     "AMOUNT_INVALID", "DATE_INVALID", "FIELD_INVALID", "CONFLICTING_DUPLICATE",
@@ -150,10 +162,99 @@ class ContributionOverdue(Contract):
     as_of: Date
 
 
+class EnterpriseAnnuityRegisteredLine(Contract):
+    line_no: Annotated[int, Field(ge=1)]
+    person_id: PersonId
+    employer_amount: Money
+    employee_amount: Money
+
+
+class EnterpriseAnnuityRegistered(Contract):
+    """`collection.enterprise_annuity.registered.v1`: a filing within every cap.
+
+    The `plan_year_*` figures add up the employer's current filings of the plan year (this one
+    included) that the annual caps were checked against; `rule_version` names the caps' rules.
+    """
+
+    declaration_id: EntityId
+    revision: Revision
+    replaces_revision: Revision | None
+    employer_uscc: Uscc
+    region_code: Code6
+    fiscal_entity_code: Code6
+    fee_period: Period
+    plan_year: Annotated[int, Field(ge=2000, le=2200)]
+    declared_on: Date
+    backfill: bool
+    line_count: Annotated[int, Field(ge=1)]
+    payroll_total: Money
+    employer_total: Money
+    employee_total: Money
+    plan_year_payroll_total: Money
+    plan_year_employer_total: Money
+    plan_year_employee_total: Money
+    rule_version: str
+    lines: list[EnterpriseAnnuityRegisteredLine]
+
+
+class EnterpriseAnnuityReason(LineReason):
+    code: EnterpriseAnnuityCode
+
+
+class EnterpriseAnnuityRejected(Contract):
+    """`collection.enterprise_annuity.rejected.v1`: every failing check of one filing."""
+
+    declaration_id: str
+    revision: int | None
+    reasons: Annotated[list[EnterpriseAnnuityReason],
+                       Field(min_length=1, max_length=REASONS_MAX)]
+
+
+FindingKind = Literal["BASE_MISMATCH", "BASIC_PENSION_MISSING"]
+
+
+class AnnuityBaseFinding(Contract):
+    """`collection.annuity_base.finding.v1`: an occupational annuity line whose base is not the
+    same person's basic-pension base of that period and employer (BASE_MISMATCH), or has no
+    basic-pension line there yet (BASIC_PENSION_MISSING). Not a rejection: the two declarations
+    may arrive in either order. One `finding_id` per employer, period and person; a later event
+    about the same finding replaces the earlier (its kind or figures changed)."""
+
+    finding_id: EntityId
+    kind: FindingKind
+    employer_uscc: Uscc
+    fiscal_entity_code: Code6
+    fee_period: Period
+    person_id: PersonId
+    annuity_declaration_id: EntityId
+    annuity_line_no: Annotated[int, Field(ge=1)]
+    annuity_base: Money
+    basic_declaration_id: EntityId | None
+    basic_base: Money | None
+    rule_version: str
+
+
+class AnnuityBaseResolved(Contract):
+    """`collection.annuity_base.resolved.v1`: the finding's data agree now (or the annuity line
+    is gone with a revision): `base` is the agreed base, null when the line is gone."""
+
+    finding_id: EntityId
+    employer_uscc: Uscc
+    fiscal_entity_code: Code6
+    fee_period: Period
+    person_id: PersonId
+    base: Money | None
+    rule_version: str
+
+
 EVENT_MODELS: Final[dict[str, type[Contract]]] = {
     REGISTERED: DeclarationRegistered,
     DECLARATION_REJECTED: DeclarationRejected,
     SETTLED: ContributionSettled,
     PAYMENT_REJECTED: PaymentRejected,
     OVERDUE: ContributionOverdue,
+    ENTERPRISE_ANNUITY_REGISTERED: EnterpriseAnnuityRegistered,
+    ENTERPRISE_ANNUITY_REJECTED: EnterpriseAnnuityRejected,
+    ANNUITY_BASE_FINDING: AnnuityBaseFinding,
+    ANNUITY_BASE_RESOLVED: AnnuityBaseResolved,
 }

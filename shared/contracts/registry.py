@@ -13,6 +13,7 @@ ENTITY_FIELDS: Final[dict[str, str]] = {
     # inbound, from partner systems
     "tax.contribution.declared.v1": "declaration_id",
     "tax.contribution.paid.v1": "payment_id",
+    "tax.enterprise_annuity.declared.v1": "declaration_id",
     "finance.subsidy.appropriated.v1": "appropriation_id",
     "finance.transfer.settled.v1": "settlement_id",
     "finance.transfer.failed.v1": "settlement_id",
@@ -25,6 +26,10 @@ ENTITY_FIELDS: Final[dict[str, str]] = {
     "collection.contribution.settled.v1": "payment_id",
     "collection.payment.rejected.v1": "payment_id",
     "collection.contribution.overdue.v1": "declaration_id",
+    "collection.enterprise_annuity.registered.v1": "declaration_id",
+    "collection.enterprise_annuity.rejected.v1": "declaration_id",
+    "collection.annuity_base.finding.v1": "finding_id",
+    "collection.annuity_base.resolved.v1": "finding_id",
     "transfer.notice.issued.v1": "notice_id",
     "transfer.notice.settled.v1": "notice_id",
     "transfer.notice.failed.v1": "notice_id",

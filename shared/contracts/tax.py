@@ -17,6 +17,7 @@ TOPIC_DECLARATIONS: Final = "tax.contribution.declarations"
 TOPIC_PAYMENTS: Final = "tax.contribution.payments"
 DECLARED: Final = "tax.contribution.declared.v1"
 PAID: Final = "tax.contribution.paid.v1"
+ENTERPRISE_ANNUITY_DECLARED: Final = "tax.enterprise_annuity.declared.v1"
 
 LINES_MAX: Final = 5_000
 """CONTRACTS.md: a larger employer sends several declarations (TOO_MANY_LINES past this)."""
@@ -46,6 +47,19 @@ DECLARATION_CODES: Final[dict[str, str]] = {
     "employee_amount": "AMOUNT_INVALID",
 }
 """CONTRACTS.md "Which code": a field with a code of its own gets it whatever is wrong with it."""
+
+ENTERPRISE_ANNUITY_CODES: Final[dict[str, str]] = {
+    "employer_uscc": "EMPLOYER_USCC_INVALID",
+    "region_code": "REGION_UNKNOWN",
+    "fee_period": "PERIOD_INVALID",
+    "declared_on": "DATE_INVALID",
+    "account_established_on": "DATE_INVALID",
+    "line_no": "LINE_NUMBER_INVALID",
+    "person_id": "PERSON_ID_INVALID",
+    "payroll_total": "AMOUNT_INVALID",
+    "employer_amount": "AMOUNT_INVALID",
+    "employee_amount": "AMOUNT_INVALID",
+}
 
 PAYMENT_CODES: Final[dict[str, str]] = {
     "amount_paid": "AMOUNT_INVALID",
@@ -93,7 +107,44 @@ class PaymentPaid(Contract):
     paid_on: Date
 
 
+class EnterpriseAnnuityLine(Contract):
+    """One member of an enterprise annuity (企业年金) filing: the employer's allocation to the
+    member and the member's own contribution; `account_established_on` states when the member's
+    basic-pension personal account was set up, for a back-fill (补建) filing."""
+
+    line_no: LineNo
+    person_id: PersonId
+    person_name: Name
+    employer_amount: Money
+    employee_amount: Money
+    account_established_on: Date | None = None
+
+
+class EnterpriseAnnuityDeclared(Contract):
+    """`tax.enterprise_annuity.declared.v1`: an employer's enterprise annuity contribution for one
+    fee period: the period's payroll total and each member's amounts (docs/contracts.md).
+
+    The plan year is the calendar year of `fee_period`. `backfill` marks a 补建 filing for a past
+    period, which may not start before a member's basic-pension personal account (policy 二(四)11).
+    """
+
+    declaration_id: EntityId
+    revision: Revision
+    employer_uscc: Uscc
+    employer_name: Name
+    region_code: Code6
+    fee_period: Period
+    declared_on: Date
+    payroll_total: Money
+    backfill: bool
+    lines: Annotated[
+        list[EnterpriseAnnuityLine],
+        Field(min_length=1, json_schema_extra={"maxItems": LINES_MAX}),
+    ]
+
+
 EVENT_MODELS: Final[dict[str, type[Contract]]] = {
     DECLARED: DeclarationDeclared,
     PAID: PaymentPaid,
+    ENTERPRISE_ANNUITY_DECLARED: EnterpriseAnnuityDeclared,
 }

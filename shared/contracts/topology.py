@@ -60,8 +60,9 @@ class Topic:
 
 TOPICS: Final[tuple[Topic, ...]] = (
     Topic(tax.TOPIC_DECLARATIONS, USCC_KEY,
-          "Contribution declarations of employers, from the tax bureau.",
-          "the tax bureau", (tax.DECLARED,)),
+          "Contribution declarations and enterprise annuity filings of employers, from the tax "
+          "bureau.",
+          "the tax bureau", (tax.DECLARED, tax.ENTERPRISE_ANNUITY_DECLARED)),
     Topic(tax.TOPIC_PAYMENTS, USCC_KEY,
           "Payments the tax bureau received for declarations.",
           "the tax bureau", (tax.PAID,)),
@@ -94,6 +95,7 @@ KEY_BY_TYPE: Final[dict[str, Key]] = {
     # A rejection is keyed like the record it answers, which may have been keyed wrongly.
     collection.DECLARATION_REJECTED: ECHOED_KEY,
     collection.PAYMENT_REJECTED: ECHOED_KEY,
+    collection.ENTERPRISE_ANNUITY_REJECTED: ECHOED_KEY,
     transfer.REQUEST_REJECTED: ECHOED_KEY,
     transfer.SETTLEMENT_REJECTED: ECHOED_KEY,
     transfer.APPROPRIATION_REJECTED: ECHOED_KEY,
@@ -143,14 +145,16 @@ SERVICES: Final[dict[str, ServiceFlows]] = {
         "Validates and registers contribution declarations, matches payments, computes late "
         "fees and reports overdue employers.",
         consumes=(
-            Flow(tax.TOPIC_DECLARATIONS, (tax.DECLARED,)),
+            Flow(tax.TOPIC_DECLARATIONS, (tax.DECLARED, tax.ENTERPRISE_ANNUITY_DECLARED)),
             Flow(tax.TOPIC_PAYMENTS, (tax.PAID,)),
             Flow(TOPIC_OPS_COMMANDS, (DEADLINE_CHECK_REQUESTED,)),
         ),
         publishes=(
             Flow(collection.TOPIC_DECLARATIONS, (
                 collection.REGISTERED, collection.DECLARATION_REJECTED, collection.SETTLED,
-                collection.PAYMENT_REJECTED, collection.OVERDUE)),
+                collection.PAYMENT_REJECTED, collection.OVERDUE,
+                collection.ENTERPRISE_ANNUITY_REGISTERED, collection.ENTERPRISE_ANNUITY_REJECTED,
+                collection.ANNUITY_BASE_FINDING, collection.ANNUITY_BASE_RESOLVED)),
             _COMMANDS_OUT,
         ),
     ),

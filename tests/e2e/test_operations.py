@@ -176,10 +176,11 @@ async def test_report_totals_equal_the_sums_of_the_outbound_events(
     latest: dict[str, dict[str, Any]] = {}
     for event in events:
         data = event["data"]
+        if event["type"] != "collection.declaration.registered.v1":
+            continue  # the topic also carries payments, rejections and annuity base findings
         newer = data["declaration_id"] not in latest or (
-            latest[data["declaration_id"]]["revision"] < data.get("revision", -1))
-        if event["type"] == "collection.declaration.registered.v1" and newer and (
-                data["fee_period"] == "2025-03"):
+            latest[data["declaration_id"]]["revision"] < data["revision"])
+        if newer and data["fee_period"] == "2025-03":
             latest[data["declaration_id"]] = data
     payments = [e["data"] for e in events if e["type"] == "collection.contribution.settled.v1"
                 and e["data"]["declaration_id"] in latest]

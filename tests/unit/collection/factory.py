@@ -91,3 +91,28 @@ def payment(declaration_id: str, amount_paid: str, paid_on: str = "2025-03-18",
         "paid_on": paid_on,
     }
     return value | overrides
+
+
+def enterprise_annuity(*, employer: tuple[str, ...] = ("800.00",),
+                       employee: tuple[str, ...] | None = None, payroll: str = "20000.00",
+                       **overrides: Any) -> dict[str, Any]:
+    """A valid 2025-03 enterprise annuity filing, one line per employer amount."""
+    employee = employee or tuple("0.00" for _ in employer)
+    value: dict[str, Any] = {
+        "declaration_id": new_id("EA"),
+        "revision": 0,
+        "employer_uscc": uscc(),
+        "employer_name": "包头某某有限公司",
+        "region_code": "150203",
+        "fee_period": "2025-03",
+        "declared_on": "2025-03-12",
+        "payroll_total": payroll,
+        "backfill": False,
+        "lines": [
+            {"line_no": n, "person_id": person_id(), "person_name": "李四",
+             "employer_amount": employer_amount, "employee_amount": employee_amount}
+            for n, (employer_amount, employee_amount) in enumerate(
+                zip(employer, employee, strict=True), start=1)
+        ],
+    }
+    return value | overrides

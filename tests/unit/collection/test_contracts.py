@@ -36,9 +36,13 @@ def test_every_outbound_type_names_its_entity_id() -> None:
     assert set(collection.EVENT_MODELS) == {
         "collection.declaration.registered.v1", "collection.declaration.rejected.v1",
         "collection.contribution.settled.v1", "collection.payment.rejected.v1",
-        "collection.contribution.overdue.v1"}
+        "collection.contribution.overdue.v1", "collection.enterprise_annuity.registered.v1",
+        "collection.enterprise_annuity.rejected.v1", "collection.annuity_base.finding.v1",
+        "collection.annuity_base.resolved.v1"}
     entity = {"collection.contribution.settled.v1": "payment_id",
-              "collection.payment.rejected.v1": "payment_id"}
+              "collection.payment.rejected.v1": "payment_id",
+              "collection.annuity_base.finding.v1": "finding_id",
+              "collection.annuity_base.resolved.v1": "finding_id"}
     for event_type, model in collection.EVENT_MODELS.items():
         assert entity.get(event_type, "declaration_id") in model.model_fields
 

@@ -127,8 +127,6 @@ class _Shape:
     __slots__ = ("by_line", "header", "more", "reasons", "too_many_lines")
 
     def __init__(self, data: Mapping[str, Any]) -> None:
-        self.header: set[str] = set()
-        self.by_line: dict[int, set[str]] = {}
         lines = data.get("lines")
         line_count = len(lines) if isinstance(lines, list) else 0
         self.too_many_lines = line_count > LINES_MAX
@@ -137,20 +135,27 @@ class _Shape:
         checked = validate_contract(DeclarationDeclared, data, DECLARATION_CODES,
                                     line_kind="line")
         self.reasons, self.more = checked.reasons, checked.more
-        for location in checked.failed:
-            self._flag(location)
+        self.header, self.by_line = split_failures(checked.failed)
         if self.too_many_lines:
             self.header.add("lines")
             self.reasons = [r for r in self.reasons if r["field"] != "lines"]
             self.reasons.append(reason("TOO_MANY_LINES", None, "lines",
                                        f"{line_count} lines; at most {LINES_MAX} per declaration"))
 
-    def _flag(self, location: tuple[int | str, ...]) -> None:
+
+def split_failures(
+    locations: list[tuple[int | str, ...]],
+) -> tuple[set[str], dict[int, set[str]]]:
+    """Which header fields failed the shape, and which fields of each line (by index)."""
+    header: set[str] = set()
+    by_line: dict[int, set[str]] = {}
+    for location in locations:
         if location[0] == "lines" and len(location) > 1 and isinstance(location[1], int):
             field = str(location[2]) if len(location) > 2 else _WHOLE
-            self.by_line.setdefault(location[1], set()).add(field)
+            by_line.setdefault(location[1], set()).add(field)
         else:
-            self.header.add(str(location[0]))
+            header.add(str(location[0]))
+    return header, by_line
 
 
 class _Header(NamedTuple):
@@ -199,6 +204,23 @@ def _check_header(
 
     declared_on_text, fee_period = well_formed("declared_on"), well_formed("fee_period")
     declared_on = dt.date.fromisoformat(declared_on_text) if declared_on_text else None
+    entity = check_employer_and_period(data, flagged, rules, reasons)
+    scheme = well_formed("scheme")
+    if scheme is not None and "unit_funding" not in flagged:
+        _check_unit_funding(scheme, data.get("unit_funding"), reasons)
+    rates, bounds = _configured(scheme, fee_period, rules, reasons)
+    return _Header(declared_on, fee_period, rates, bounds, entity)
+
+
+def check_employer_and_period(
+    data: Mapping[str, Any], flagged: set[str], rules: Rules, reasons: list[Reason]
+) -> str | None:
+    """The checks every filing of an employer shares: the USCC's check character, the region
+    (its fiscal entity is returned), a fee period no later than the month it was declared in.
+    Fields in `flagged` already failed the shape and are not checked again."""
+    def well_formed(field: str) -> Any:
+        return data.get(field) if field not in flagged else None
+
     uscc, region_code = well_formed("employer_uscc"), well_formed("region_code")
     if uscc is not None and not uscc_is_valid(uscc):
         reasons.append(reason("EMPLOYER_USCC_INVALID", None, "employer_uscc",
@@ -207,14 +229,11 @@ def _check_header(
     if region_code is not None and entity is None:
         reasons.append(reason("REGION_UNKNOWN", None, "region_code",
                               f"{region_code} is not a region code of Inner Mongolia"))
-    if fee_period and declared_on and fee_period > declared_on.isoformat()[:7]:
+    fee_period, declared_on = well_formed("fee_period"), well_formed("declared_on")
+    if fee_period is not None and declared_on is not None and fee_period > declared_on[:7]:
         reasons.append(reason("PERIOD_INVALID", None, "fee_period",
                               f"fee period {fee_period} is later than the month of declared_on"))
-    scheme = well_formed("scheme")
-    if scheme is not None and "unit_funding" not in flagged:
-        _check_unit_funding(scheme, data.get("unit_funding"), reasons)
-    rates, bounds = _configured(scheme, fee_period, rules, reasons)
-    return _Header(declared_on, fee_period, rates, bounds, entity)
+    return entity
 
 
 def _configured(
@@ -262,15 +281,15 @@ def _check_lines(
         line_no = line.get("line_no")
         tag = line_no if type(line_no) is int else None
         if tag is not None and "line_no" not in bad:
-            _check_line_no(tag, count, line_nos, reasons)
+            check_line_no(tag, count, line_nos, reasons)
         if "person_id" in line and "person_id" not in bad:
-            _check_person(line["person_id"], tag, not_after, person_ids, reasons)
+            check_person(line["person_id"], tag, not_after, person_ids, reasons)
         if "base" in line and "base" not in bad:
             checked.append(_check_amounts(line, tag, header, reasons, bad))
     return checked
 
 
-def _check_line_no(line_no: int, count: int, seen: set[int], reasons: list[Reason]) -> None:
+def check_line_no(line_no: int, count: int, seen: set[int], reasons: list[Reason]) -> None:
     if line_no > count:
         reasons.append(reason("LINE_NUMBER_INVALID", line_no, "line_no",
                               f"line_no must be within 1..{count} (the number of lines)"))
@@ -280,7 +299,7 @@ def _check_line_no(line_no: int, count: int, seen: set[int], reasons: list[Reaso
     seen.add(line_no)
 
 
-def _check_person(
+def check_person(
     person_id: str, line_no: int | None, not_after: dt.date, seen: set[str], reasons: list[Reason]
 ) -> None:
     problem = resident_id_problem(person_id, not_after=not_after)
