@@ -41,7 +41,7 @@ status:
 # parser) and the Prometheus rules (promtool); tools/lint.sh installs those tools when missing.
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy shared services tests demo bench deploy/topics.py
+	$(VENV)/bin/mypy shared services tests demo bench deploy/topics.py deploy/access.py
 	bash tools/lint.sh asyncapi
 	bash tools/lint.sh prometheus
 

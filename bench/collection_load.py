@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import socket
 import subprocess
 import sys
@@ -27,7 +26,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support import cloudevent, create_namespace, remove_created  # noqa: E402
+from services.collection.app import spec as collection_spec  # noqa: E402
+from shared.access import ADMIN  # noqa: E402
+from tests.support import (  # noqa: E402
+    cloudevent,
+    create_namespace,
+    kafka_options,
+    migrate_for_tests,
+    principal_environ,
+    remove_created,
+)
 from tests.unit.collection import factory  # noqa: E402
 
 REGISTERED = b'"type":"collection.declaration.registered.v1"'
@@ -58,10 +66,9 @@ def free_port() -> int:
 
 
 def start_service(namespace: str) -> subprocess.Popen[bytes]:
-    env = os.environ | {
-        "NAMESPACE": namespace, "RULE_SET": "local", "SCHEDULE_ENABLED": "false",
-        "HTTP_PORT": str(free_port()),
-    }
+    """collection as itself: its principal and database role (migrate_for_tests first)."""
+    env = principal_environ("collection", NAMESPACE=namespace, RULE_SET="local",
+                            SCHEDULE_ENABLED="false", HTTP_PORT=str(free_port()))
     (REPO / "bench-results").mkdir(exist_ok=True)
     log = (REPO / "bench-results" / f"collection-load-{namespace}.log").open("wb")
     return subprocess.Popen([sys.executable, "-m", "services.collection"], cwd=REPO, env=env,
@@ -69,8 +76,8 @@ def start_service(namespace: str) -> subprocess.Popen[bytes]:
 
 
 async def publish(topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"],
-                                enable_idempotence=True, acks="all", linger_ms=20,
+    producer = AIOKafkaProducer(**kafka_options(ADMIN), enable_idempotence=True, acks="all",
+                                linger_ms=20,
                                 max_batch_size=1024 * 1024,
                                 max_request_size=5 * 1024 * 1024)
     await producer.start()
@@ -83,8 +90,8 @@ async def publish(topic: str, records: list[tuple[bytes, bytes]]) -> None:
 
 async def count_registered(topic: str, expected: int, started: float) -> tuple[int, float]:
     """Read the output topic until `expected` registered events; the time the last one came."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"],
-                                group_id=None, auto_offset_reset="earliest",
+    consumer = AIOKafkaConsumer(topic, **kafka_options(ADMIN), group_id=None,
+                                auto_offset_reset="earliest",
                                 enable_auto_commit=False,
                                 max_partition_fetch_bytes=5 * 1024 * 1024)
     await consumer.start()
@@ -130,6 +137,7 @@ async def main() -> None:
              else [Load(100_000, 1), Load(500, 200)])
     for load in loads:
         namespace = await create_namespace()
+        await migrate_for_tests(collection_spec(), namespace)
         service = start_service(namespace)
         try:
             # Warm-up: the group join and migrations are not part of the figure.

@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import os
 import re
 import subprocess
 import sys
@@ -27,15 +26,19 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from services.collection.app import spec as collection_spec
+from shared.access import ADMIN
 from shared.contracts.wire import CONTENT_TYPE, loads_strict
 from shared.ids import USCC_ALPHABET, USCC_WEIGHTS, resident_id_problem, uscc_is_valid
 from shared.money import amount_for_rate, format_yuan, parse_yuan
 from tests.support import (
     CREATED_SCHEMA_PATTERNS,
-    bootstrap,
     create_namespace,
     database_url,
+    kafka_options,
+    migrate_for_tests,
     partitions_of,
+    principal_environ,
     remove_created,
 )
 
@@ -78,7 +81,7 @@ def declaration(run: str, serial: int) -> tuple[bytes, bytes, str]:
 
 
 async def publish_all(topic: str, records: list[tuple[bytes, bytes, str]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap(), enable_idempotence=True,
+    producer = AIOKafkaProducer(**kafka_options(ADMIN), enable_idempotence=True,
                                 acks="all", linger_ms=10)
     await producer.start()
     try:
@@ -119,9 +122,9 @@ async def run_baseline(namespace: str, count: int) -> float:
                        " employer_fen bigint, employee_fen bigint, PRIMARY KEY"
                        " (declaration_id, line_no))")
     consumer = AIOKafkaConsumer(f"{namespace}.tax.contribution.declarations",
-                                bootstrap_servers=bootstrap(), group_id=f"baseline-{namespace}",
+                                **kafka_options(ADMIN), group_id=f"baseline-{namespace}",
                                 enable_auto_commit=False, auto_offset_reset="earliest")
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap(), enable_idempotence=True,
+    producer = AIOKafkaProducer(**kafka_options(ADMIN), enable_idempotence=True,
                                 acks="all", linger_ms=5)
     await consumer.start()
     await producer.start()
@@ -158,8 +161,9 @@ async def run_baseline(namespace: str, count: int) -> float:
 
 
 def start_service(namespace: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "NAMESPACE": namespace, "RULE_SET": "local", "HTTP_PORT": "0",
-           "SCHEDULE_ENABLED": "false"}
+    """collection as itself: its principal and database role (migrate_for_tests first)."""
+    env = principal_environ("collection", NAMESPACE=namespace, RULE_SET="local", HTTP_PORT="0",
+                            SCHEDULE_ENABLED="false")
     return subprocess.Popen([sys.executable, "-m", "services.collection"], cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -174,7 +178,7 @@ async def count_registered(namespace: str, expected: int,
     is not delayed by parsing the backlog.
     """
     topic = f"{namespace}.collection.declarations"
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(), group_id=None,
+    consumer = AIOKafkaConsumer(**kafka_options(ADMIN), group_id=None,
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     partitions = [TopicPartition(topic, p) for p in await partitions_of(consumer, topic)]
@@ -213,6 +217,7 @@ async def count_registered(namespace: str, expected: int,
 
 async def run_pipeline(namespace: str, count: int,
                        processes: int) -> tuple[float, list[subprocess.Popen[bytes]]]:
+    await migrate_for_tests(collection_spec(), namespace)
     services = [start_service(namespace) for _ in range(processes)]
     # Timed from the first registered event, so start-up and group join are not counted (the
     # baseline is timed from its first record the same way); a batch's worth of head start is
@@ -230,7 +235,7 @@ async def run_latency(namespace: str, seconds: int) -> dict[str, float]:
     reader = asyncio.create_task(count_registered(
         namespace, len(records), arrivals, prefix=f"B-L{namespace}-", ready=positioned))
     await asyncio.wait_for(positioned.wait(), 30)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap(), enable_idempotence=True,
+    producer = AIOKafkaProducer(**kafka_options(ADMIN), enable_idempotence=True,
                                 acks="all", linger_ms=2)
     await producer.start()
     try:

@@ -6,6 +6,12 @@ settle the subsidy notices they issued (one partial, one failed and its replacem
 overpaid), run deadline checks on the 6th and 16th of the next month and settle the annuity
 remittance and top-up notices each check makes the services issue. Progress goes to stderr, a
 summary to stdout. Exit 0 when everything predicted happened, 1 otherwise, 2 on a usage error.
+
+Each record goes out as the principal that publishes it in production (shared/access.py
+`writer_of`): declarations and payments as tax-bureau, appropriations and settlements as finance,
+deadline checks as the operator (the KAFKA_* environment). The partners' settings come from
+`--as PRINCIPAL=FILE`, FILE holding `deploy/stack.sh client-config PRINCIPAL` lines (deploy/demo.sh
+passes them through pipes, so no password reaches an argument or a file).
 """
 
 from __future__ import annotations
@@ -17,8 +23,10 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final, TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -27,11 +35,13 @@ from aiokafka.errors import KafkaError
 from demo import finance
 from demo.events import CONTENT_TYPE, Message
 from demo.generate import DemoMonth, FeedConfig, generate_month
-from shared.cli.common import CliEnv, CliError, period_arg, print_json
+from shared.access import FINANCE, OPERATOR, PRINCIPALS, writer_of
+from shared.cli.common import CliEnv, CliError, UsageError, period_arg, print_json
 from shared.cli.kafka import consumer, partitions_of, producer
 from shared.cli.status import wait_idle
 from shared.clock import SHANGHAI
 from shared.contracts.wire import NotJsonError, loads_strict
+from shared.kafka_client import KafkaAccess
 from shared.money import MoneyFormatError, parse_yuan
 
 SEND_CHUNK: Final = 1_000
@@ -70,11 +80,16 @@ def note(text: str) -> None:
 
 @dataclass(slots=True)
 class Publisher:
-    """One idempotent producer for the whole feed; chunks of sends, then wait for all acks."""
+    """One idempotent producer per principal for the whole feed; chunks of sends, then wait for
+    all acks. A topic whose writer has no producer here goes out as the operator (and the broker
+    refuses it unless the operator may write there)."""
 
-    kafka: AIOKafkaProducer
+    producers: Mapping[str, AIOKafkaProducer]
     env: CliEnv
     counts: Counter[str] = field(default_factory=Counter)
+
+    def producer_for(self, topic: str) -> AIOKafkaProducer:
+        return self.producers.get(writer_of(topic), self.producers[OPERATOR])
 
     async def publish(self, messages: Sequence[Message], label: str) -> None:
         if not messages:
@@ -84,9 +99,9 @@ class Publisher:
             chunk = messages[start:start + SEND_CHUNK]
             now = dt.datetime.now(SHANGHAI).isoformat(timespec="milliseconds")
             futures = [
-                await self.kafka.send(self.env.topic(m.topic), value=m.value(now),
-                                      key=m.key.encode(),
-                                      headers=[("content-type", CONTENT_TYPE.encode())])
+                await self.producer_for(m.topic).send(
+                    self.env.topic(m.topic), value=m.value(now), key=m.key.encode(),
+                    headers=[("content-type", CONTENT_TYPE.encode())])
                 for m in chunk
             ]
             await asyncio.gather(*futures)
@@ -136,12 +151,16 @@ class Outcome:
     settled_requests: int = 0
 
 
-async def feed(config: FeedConfig, env: CliEnv, *, inbound_only: bool,
-               wait_s: int) -> dict[str, Any]:
+async def feed(config: FeedConfig, env: CliEnv, *, inbound_only: bool, wait_s: int,
+               partners: Mapping[str, KafkaAccess] | None = None) -> dict[str, Any]:
+    """Publish the month; `partners` are the principals to publish as besides the operator."""
     month = generate_month(config)
     outcome = Outcome()
-    async with producer(env.bootstrap, linger_ms=20) as kafka:
-        publisher = Publisher(kafka, env)
+    identities = {OPERATOR: env.kafka, **(partners or {})}
+    async with AsyncExitStack() as stack:
+        producers = {principal: await stack.enter_async_context(producer(access, linger_ms=20))
+                     for principal, access in identities.items()}
+        publisher = Publisher(producers, env)
         await publisher.publish(month.early, "payment before its declaration")
         await publisher.publish(month.declaration_messages, "declarations")
         await publisher.publish(month.appropriation_messages, "appropriations")
@@ -149,7 +168,9 @@ async def feed(config: FeedConfig, env: CliEnv, *, inbound_only: bool,
         if inbound_only:
             await publisher.publish(month.held, "payment of the revised declaration")
         else:
-            await Walkthrough(month, env, publisher, outcome, wait_s).run()
+            # Finance reads the notices it settles; without its settings, the operator does.
+            reader = identities.get(FINANCE, env.kafka)
+            await Walkthrough(month, env, publisher, outcome, wait_s, reader).run()
     return summarize(month, publisher.counts, outcome, inbound_only)
 
 
@@ -170,12 +191,13 @@ class Walkthrough:
     publisher: Publisher
     outcome: Outcome
     wait_s: int
+    notice_reader: KafkaAccess
 
     async def run(self) -> None:
         await _idle(self.env, self.wait_s)
         # Only now: revision 1 has certainly replaced revision 0 before this payment arrives.
         await self.publisher.publish(self.month.held, "payment of the revised declaration")
-        async with consumer(self.env.bootstrap) as kafka:
+        async with consumer(self.notice_reader) as kafka:
             watcher = NoticeWatcher(kafka, self.env.topic(NOTICES_TOPIC))
             await watcher.start()
             await self.settle_subsidies(watcher)
@@ -276,6 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="publish declarations, payments and appropriations, then stop")
     parser.add_argument("--wait-s", type=int, default=600,
                         help="bound of each wait for the services (default 600)")
+    parser.add_argument("--as", dest="partners", action="append", default=[],
+                        metavar="PRINCIPAL=FILE",
+                        help="publish that principal's topics with the KEY=value settings in "
+                             "FILE (deploy/stack.sh client-config PRINCIPAL); repeatable")
     parser.add_argument("--dry-run", action="store_true", help="generate and summarize only")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     return parser
@@ -298,9 +324,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.namespace is not None:
             environ["NAMESPACE"] = args.namespace
         env = CliEnv.from_environ(environ)
+        partners = dict(read_identity(text) for text in args.partners)
         summary = (summarize(generate_month(config), Counter(), None, True) if args.dry_run
                    else asyncio.run(feed(config, env, inbound_only=args.inbound_only,
-                                         wait_s=args.wait_s)))
+                                         wait_s=args.wait_s, partners=partners)))
+    except UsageError as error:
+        print(f"feed: error: {error}", file=sys.stderr)
+        return 2
     except (CliError, KafkaError, OSError, TimeoutError) as error:
         print(f"feed: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
@@ -310,6 +340,20 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def read_identity(argument: str) -> tuple[str, KafkaAccess]:
+    """`PRINCIPAL=FILE` -> (principal, its settings from the KEY=value lines of FILE)."""
+    principal, _, path = argument.partition("=")
+    if principal not in PRINCIPALS or not path:
+        raise UsageError(f"--as wants PRINCIPAL=FILE with one of {', '.join(PRINCIPALS)}, "
+                         f"got {argument!r}")
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    values = dict(line.partition("=")[::2] for line in lines if "=" in line)
+    access = KafkaAccess.from_mapping(values)
+    if access.principal != principal:
+        raise UsageError(f"{path} holds the settings of {access.principal!r}, not {principal!r}")
+    return principal, access
 
 
 if __name__ == "__main__":

@@ -7,5 +7,4 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 echo
 bash deploy/stack.sh up
 eval "$(bash deploy/stack.sh env)"
-export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL
 .venv/bin/python -m bench.pipeline "$@"

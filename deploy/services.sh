@@ -10,6 +10,9 @@
 # 1 s after a run of 10 minutes) and starts it again. Its restarts show in `make status` and,
 # through /readyz, in `pension-ops status`.
 # Local runs load the labelled sample rule set of DOMAIN.md as well (RULE_SET=local).
+# Each service first has its schema migrated by the database owner (`python -m
+# services.<name> migrate`), then runs as its own Kafka principal and database role
+# (`deploy/stack.sh client-config <name>`), which its supervisor passes on.
 # PENSION_SERVICES_DIR (pid and log files, default .state/services) and
 # PENSION_SERVICES_PORT_BASE (default 8101) let a test run a second set beside this one
 # (with NAMESPACE set, on topics and schemas of its own).
@@ -79,6 +82,20 @@ supervise() {
     done
 }
 
+# Replace the current (sub)shell with a command that has exactly one principal's settings,
+# none inherited from the caller; call it with & or inside ( ).
+exec_as_principal() {
+    local principal="$1" config
+    shift
+    config="$(bash deploy/stack.sh client-config "$principal")" || exit 1
+    unset KAFKA_BOOTSTRAP_SERVERS KAFKA_SECURITY_PROTOCOL KAFKA_SASL_MECHANISM \
+        KAFKA_SASL_USERNAME KAFKA_SASL_PASSWORD KAFKA_SSL_CAFILE DATABASE_URL
+    set -a
+    eval "$config"
+    set +a
+    exec "$@"
+}
+
 start_one() {
     local name="$1" port="$2"
     if pid_of "$name" >/dev/null; then
@@ -87,7 +104,13 @@ start_one() {
     fi
     mkdir -p "$STATE_DIR"
     rm -f "$STATE_DIR/$name.restarts"
-    nohup bash deploy/services.sh supervise "$name" "$port" </dev/null >/dev/null 2>&1 &
+    # DATABASE_URL here is the owner's (deploy/stack.sh env, see cmd_up).
+    if ! .venv/bin/python -m "services.$name" migrate >>"$STATE_DIR/$name.log" 2>&1; then
+        say "migrating $name failed; last log lines:"; tail -n 20 "$STATE_DIR/$name.log" >&2
+        exit 1
+    fi
+    exec_as_principal "$name" \
+        nohup bash deploy/services.sh supervise "$name" "$port" </dev/null >/dev/null 2>&1 &
     echo $! >"$STATE_DIR/$name.pid"
     say "$name started under its supervisor (pid $!, log $STATE_DIR/$name.log)"
 }
@@ -131,7 +154,6 @@ restarts_of() {
 
 cmd_up() {
     eval "$(bash deploy/stack.sh env)"
-    export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL
     for entry in "${SERVICES[@]}"; do start_one "${entry%%:*}" "${entry##*:}"; done
     for entry in "${SERVICES[@]}"; do wait_ready "${entry%%:*}" "${entry##*:}"; done
 }

@@ -3,12 +3,23 @@
 #   - Apache Kafka 4.1.2, single node in KRaft mode (broker + controller), from the
 #     official jars on Maven Central, run with the machine's Java 17;
 #   - PostgreSQL from Debian's packages, a project-local cluster run as a non-root user.
-# Both listen on 127.0.0.1 only.
+# Both listen on 127.0.0.1 only, and both check who connects (README, "Security model"):
+#   - Kafka: SASL/SCRAM-SHA-512 on 127.0.0.1:$KAFKA_PORT (SASL_PLAINTEXT) and on
+#     127.0.0.1:$KAFKA_TLS_PORT (SASL_SSL, a CA and broker certificate made here), ACLs
+#     from shared/access.py (deploy/access.py), super user `admin` for the broker itself;
+#   - PostgreSQL: the owner role `pension` runs migrations; each service logs in as its own
+#     role (pension_<service>) with grants on its own schema only.
+# Passwords are generated per stack, one file each (mode 600) under $STATE_DIR/secrets.
 #
 #   deploy/stack.sh up       start what is not running, create the topics (idempotent)
 #   deploy/stack.sh down     stop what `up` started (and nothing else)
 #   deploy/stack.sh status   say what is up (exit 0 all up, 3 something down)
-#   deploy/stack.sh env      print exports: eval "$(deploy/stack.sh env)"
+#   deploy/stack.sh env      print exports: eval "$(deploy/stack.sh env)" (the operator's
+#                            Kafka principal and the database owner's DATABASE_URL)
+#   deploy/stack.sh client-config PRINCIPAL [--tls]
+#                            KEY=value lines of one principal: tax-bureau, finance, hr,
+#                            collection, fund_transfer, occupational_annuity (with its
+#                            DATABASE_URL), operator, or admin (local tooling only)
 #   deploy/stack.sh topics   create missing topics, list the topics
 #   deploy/stack.sh psql     psql on the project database (extra args go to psql)
 #   deploy/stack.sh crash kafka|postgres   kill -9 the broker / immediate-stop the database
@@ -17,7 +28,8 @@
 # Settings (environment):
 #   PENSION_STATE_DIR        state (data, logs, pid files); default <repo>/.state
 #   PENSION_CACHE_DIR        Kafka jars shared by clones; default ~/.cache/pension-streams
-#   KAFKA_PORT=39092 KAFKA_CONTROLLER_PORT=39093 PG_PORT=35432
+#   KAFKA_PORT=39092 KAFKA_TLS_PORT=39094 KAFKA_CONTROLLER_PORT=39093 PG_PORT=35432
+#   KAFKA_SECURITY_PROTOCOL  SASL_SSL: `env` and `client-config` name the TLS listener
 #   KAFKA_BOOTSTRAP_SERVERS  use this broker: no Kafka is downloaded or started
 #   DATABASE_URL             use this database: no PostgreSQL is started
 #   (values naming this stack's own 127.0.0.1 ports, as `env` prints them, are not
@@ -32,6 +44,7 @@ CACHE_DIR="$(realpath -m "${PENSION_CACHE_DIR:-$HOME/.cache/pension-streams}")"
 KAFKA_VERSION=4.1.2
 KAFKA_LIBS="$CACHE_DIR/kafka-$KAFKA_VERSION/libs"
 KAFKA_PORT="${KAFKA_PORT:-39092}"
+KAFKA_TLS_PORT="${KAFKA_TLS_PORT:-39094}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-39093}"
 KAFKA_DIR="$STATE_DIR/kafka"
 KAFKA_PID_FILE="$KAFKA_DIR/kafka.pid"
@@ -40,11 +53,20 @@ KAFKA_LOG_DIR="$KAFKA_DIR/logs"
 KAFKA_READY_TIMEOUT=90
 KAFKA_STOP_TIMEOUT=30
 MAX_MESSAGE_BYTES=4259840 # 4 MiB of record + 64 KiB of batch overhead
+# Written at format time: a data dir without it was formatted before authentication existed.
+KAFKA_AUTH_MARKER="$KAFKA_DIR/sasl-scram-sha-512"
+
+SECRETS_DIR="$STATE_DIR/secrets"
+KAFKA_SECRETS_DIR="$SECRETS_DIR/kafka" # <principal>.password
+PG_SECRETS_DIR="$SECRETS_DIR/postgres" # <role>.password
+TLS_DIR="$STATE_DIR/tls"               # ca.pem (public); ca.key, broker.p12 private
+TLS_CERT_DAYS=825
 
 PG_PORT="${PG_PORT:-35432}"
 PG_DB=pension_streams
 PG_ROLE=pension
-PG_PASSWORD_FILE="$STATE_DIR/pg-password"
+PG_PASSWORD_FILE="$PG_SECRETS_DIR/$PG_ROLE.password"
+PG_LEGACY_PASSWORD_FILE="$STATE_DIR/pg-password" # where a state dir before roles kept it
 PG_DATADIR_FILE="$STATE_DIR/pg-datadir"
 PG_FALLBACK_ROOT=/var/tmp/pension-streams-pg
 
@@ -99,11 +121,16 @@ elapsed() { echo "$((SECONDS - ${1:-0})) s"; }
 # An override that names this stack's own address (as `env` prints it, so after
 # eval "$(deploy/stack.sh env)") is not external: up/down still manage that broker.
 kafka_external() {
-    [ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ] &&
-        [ "$KAFKA_BOOTSTRAP_SERVERS" != "127.0.0.1:$KAFKA_PORT" ] &&
-        [ "$KAFKA_BOOTSTRAP_SERVERS" != "localhost:$KAFKA_PORT" ]
+    local own
+    [ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ] || return 1
+    for own in "127.0.0.1:$KAFKA_PORT" "localhost:$KAFKA_PORT" "127.0.0.1:$KAFKA_TLS_PORT" \
+        "localhost:$KAFKA_TLS_PORT"; do
+        [ "$KAFKA_BOOTSTRAP_SERVERS" = "$own" ] && return 1
+    done
+    return 0
 }
 
+# The address the stack's own tooling uses: the SASL_PLAINTEXT listener on loopback.
 kafka_bootstrap() {
     if kafka_external; then
         printf '%s' "$KAFKA_BOOTSTRAP_SERVERS"
@@ -112,14 +139,76 @@ kafka_bootstrap() {
     fi
 }
 
-# The venv's Python when it has aiokafka (fast path for readiness and topics).
-PYTHON_ADMIN=""
-have_python_admin() {
-    if [ -z "$PYTHON_ADMIN" ]; then
-        PYTHON_ADMIN=no
-        [ -x "$VENV_PYTHON" ] && "$VENV_PYTHON" -c 'import aiokafka' 2>/dev/null && PYTHON_ADMIN=yes
+# deploy/topics.py and deploy/access.py run with the venv's Python (aiokafka).
+require_venv() {
+    if ! { [ -x "$VENV_PYTHON" ] && "$VENV_PYTHON" -c 'import aiokafka, shared.kafka_client' 2>/dev/null; }; then
+        die "no project virtualenv at $REPO_DIR/.venv: run 'make venv' first (make up does)"
     fi
-    [ "$PYTHON_ADMIN" = yes ]
+}
+
+# --- secrets ---------------------------------------------------------------------
+
+# A random password in its own file, readable only by its owner; made once, kept.
+ensure_secret() {
+    local file="$1"
+    mkdir -p "$(dirname "$file")"
+    chmod 700 "$SECRETS_DIR" "$(dirname "$file")"
+    if [ ! -s "$file" ]; then
+        (
+            umask 077
+            head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$file"
+        )
+    fi
+    chmod 600 "$file"
+}
+
+kafka_password_file() { echo "$KAFKA_SECRETS_DIR/$1.password"; }
+
+KAFKA_PRINCIPALS=""
+ensure_kafka_secrets() {
+    [ -n "$KAFKA_PRINCIPALS" ] || KAFKA_PRINCIPALS="$("$VENV_PYTHON" "$DEPLOY_DIR/access.py" principals)"
+    local principal
+    for principal in admin $KAFKA_PRINCIPALS; do
+        ensure_secret "$(kafka_password_file "$principal")"
+    done
+}
+
+# Run a command as the broker's super user: the password reaches it through the
+# environment (readable only by this user), never through an argument.
+as_kafka_admin() {
+    KAFKA_BOOTSTRAP_SERVERS="$(kafka_bootstrap)" KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT \
+        KAFKA_SASL_MECHANISM=SCRAM-SHA-512 KAFKA_SASL_USERNAME=admin \
+        KAFKA_SASL_PASSWORD="$(cat "$(kafka_password_file admin)")" KAFKA_SSL_CAFILE="" \
+        "$@"
+}
+
+# A CA of this stack and a broker certificate for 127.0.0.1/localhost (SASL_SSL listener).
+ensure_tls() {
+    [ -s "$TLS_DIR/broker.p12" ] && [ -s "$TLS_DIR/ca.pem" ] && return 0
+    command -v openssl >/dev/null || die "openssl is needed to make the broker's certificate (apt-get install openssl)"
+    say "making a CA and a broker certificate in $TLS_DIR"
+    mkdir -p "$TLS_DIR"
+    chmod 700 "$TLS_DIR"
+    (
+        umask 077
+        cd "$TLS_DIR"
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem \
+            -days "$TLS_CERT_DAYS" -subj "/CN=pension-streams local CA" \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
+            2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -keyout broker.key -out broker.csr \
+            -subj "/CN=localhost" 2>/dev/null
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >broker.ext
+        openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+            -days "$TLS_CERT_DAYS" -extfile broker.ext -out broker.crt 2>/dev/null
+        # A PKCS#12 key store (Java reads it whatever the key's PEM flavour), its password
+        # in a file of its own.
+        head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >keystore.password
+        openssl pkcs12 -export -in broker.crt -inkey broker.key -certfile ca.pem -name broker \
+            -passout file:keystore.password -out broker.p12
+        rm -f broker.csr broker.ext broker.key ca.srl
+    ) || die "making the TLS certificates failed"
+    chmod 644 "$TLS_DIR/ca.pem"
 }
 
 ensure_java_and_maven() {
@@ -196,17 +285,42 @@ kafka_running() { kafka_pid >/dev/null && port_open "$KAFKA_PORT"; }
 
 write_kafka_config() {
     mkdir -p "$KAFKA_DIR/data" "$KAFKA_LOG_DIR"
+    local admin_password
+    admin_password="$(cat "$(kafka_password_file admin)")"
+    # Mode 600: the file holds the broker's own credentials.
+    (umask 077 && : >"$KAFKA_CONFIG")
+    chmod 600 "$KAFKA_CONFIG"
     cat >"$KAFKA_CONFIG" <<EOF
 # Written by deploy/stack.sh on every start: edit the script, not this file.
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listeners=CLIENT://127.0.0.1:$KAFKA_PORT,TLS://127.0.0.1:$KAFKA_TLS_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=CLIENT://127.0.0.1:$KAFKA_PORT,TLS://127.0.0.1:$KAFKA_TLS_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+listener.security.protocol.map=CLIENT:SASL_PLAINTEXT,TLS:SASL_SSL,CONTROLLER:SASL_PLAINTEXT
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
+inter.broker.listener.name=CLIENT
 log.dirs=$KAFKA_DIR/data
+
+# Who connects: SCRAM-SHA-512 users (the broker itself is admin, bootstrapped at format
+# time, KIP-900); the controller listener takes only admin, by SASL/PLAIN, because SCRAM
+# credentials live in the metadata the controller serves.
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.client.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin_password";
+listener.name.tls.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin_password";
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$admin_password" user_admin="$admin_password";
+listener.name.tls.ssl.keystore.type=PKCS12
+listener.name.tls.ssl.keystore.location=$TLS_DIR/broker.p12
+listener.name.tls.ssl.keystore.password=$(cat "$TLS_DIR/keystore.password")
+listener.name.tls.ssl.client.auth=none
+
+# What they may do: only what shared/access.py grants (deploy/access.py applies it).
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:admin
+allow.everyone.if.no.acl.found=false
 
 # Topics come from deploy/topics.txt only.
 auto.create.topics.enable=false
@@ -240,13 +354,29 @@ format_kafka_storage() {
         cluster_id="$(kafka_tool kafka.tools.StorageTool random-uuid | tail -n 1)"
         echo "$cluster_id" >"$KAFKA_DIR/cluster-id"
     fi
-    say "formatting Kafka storage (cluster id $cluster_id)"
+    say "formatting Kafka storage (cluster id $cluster_id) with the SCRAM user admin"
+    # KIP-900: the broker's own SCRAM user must exist before the first start. StorageTool
+    # takes it only as an argument, visible for the second the tool runs to this OS user.
     kafka_tool kafka.tools.StorageTool format --standalone \
-        --cluster-id "$cluster_id" --config "$KAFKA_CONFIG" >"$KAFKA_LOG_DIR/format.log" 2>&1 ||
+        --cluster-id "$cluster_id" --config "$KAFKA_CONFIG" \
+        --add-scram "SCRAM-SHA-512=[name=admin,password=$(cat "$(kafka_password_file admin)")]" \
+        >"$KAFKA_LOG_DIR/format.log" 2>&1 ||
         {
             cat "$KAFKA_LOG_DIR/format.log" >&2
             die "formatting Kafka storage failed"
         }
+    date -u +%FT%TZ >"$KAFKA_AUTH_MARKER"
+}
+
+# A state dir from before authentication holds a PLAINTEXT cluster without the admin user:
+# it cannot be converted in place (the broker's own SCRAM user is bootstrapped at format).
+refuse_plaintext_state() {
+    if [ -f "$KAFKA_DIR/data/meta.properties" ] && [ ! -f "$KAFKA_AUTH_MARKER" ]; then
+        die "$KAFKA_DIR holds a Kafka formatted before authentication (PLAINTEXT, no users); its data cannot be kept: run 'make down && rm -rf $STATE_DIR' (loses the local topics and database), then 'make up'"
+    fi
+    if kafka_pid >/dev/null && ! grep -q '^sasl.enabled.mechanisms=' "$KAFKA_CONFIG" 2>/dev/null; then
+        die "the running Kafka (pid $(kafka_pid)) listens without authentication: run 'make down && rm -rf $STATE_DIR', then 'make up'"
+    fi
 }
 
 kafka_log_tail() {
@@ -268,7 +398,11 @@ launch_kafka() {
         die "127.0.0.1:$KAFKA_PORT is in use by a process this stack did not start; set KAFKA_PORT, or KAFKA_BOOTSTRAP_SERVERS to use that broker"
     port_open "$KAFKA_CONTROLLER_PORT" &&
         die "127.0.0.1:$KAFKA_CONTROLLER_PORT is in use by another process; set KAFKA_CONTROLLER_PORT"
+    port_open "$KAFKA_TLS_PORT" &&
+        die "127.0.0.1:$KAFKA_TLS_PORT is in use by another process; set KAFKA_TLS_PORT"
     ensure_kafka_libs
+    ensure_kafka_secrets
+    ensure_tls
     write_kafka_config
     format_kafka_storage
     say "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (log $KAFKA_LOG_DIR/server.log)"
@@ -320,13 +454,8 @@ wait_kafka_ready() {
         if port_open "$KAFKA_PORT"; then
             local left=$((deadline - SECONDS))
             [ "$left" -lt 1 ] && left=1
-            if have_python_admin; then
-                if "$VENV_PYTHON" "$DEPLOY_DIR/topics.py" wait --bootstrap "$(kafka_bootstrap)" \
-                    --timeout "$left" >/dev/null 2>&1; then
-                    break
-                fi
-            elif kafka_tool org.apache.kafka.tools.TopicCommand \
-                --bootstrap-server "$(kafka_bootstrap)" --list >/dev/null 2>&1; then
+            if as_kafka_admin "$VENV_PYTHON" "$DEPLOY_DIR/topics.py" wait --timeout "$left" \
+                >/dev/null 2>&1; then
                 break
             fi
         fi
@@ -350,46 +479,29 @@ wait_kafka_ready() {
     say "Kafka ready on 127.0.0.1:$KAFKA_PORT after $(elapsed "$start")"
 }
 
-# Is the external broker answering? (bounded)
+# Is the external broker answering? (bounded; as the caller's KAFKA_* principal)
 check_external_kafka() {
-    if have_python_admin; then
-        "$VENV_PYTHON" "$DEPLOY_DIR/topics.py" wait --bootstrap "$KAFKA_BOOTSTRAP_SERVERS" --timeout 30
-    else
-        ensure_kafka_libs
-        timeout 60 java -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
-            -Dlog4j2.configurationFile="$DEPLOY_DIR/kafka/tools-log4j2.properties" \
-            -cp "$KAFKA_LIBS/*" org.apache.kafka.tools.TopicCommand \
-            --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" --list >/dev/null
-    fi
+    "$VENV_PYTHON" "$DEPLOY_DIR/topics.py" wait --timeout 30
 }
 
-# Create the missing topics of topics.txt: one Python process (aiokafka) when the venv
-# has it, else one TopicCommand --list and one JVM per missing topic.
+# The principal that creates topics: the local super user, or on an external broker the
+# caller's own KAFKA_* principal (users and ACLs there are the deployment's business).
+as_topic_admin() {
+    if kafka_external; then "$@"; else as_kafka_admin "$@"; fi
+}
+
+# Create the missing topics of topics.txt (deploy/topics.py, one Python process).
 ensure_topics() {
-    local bootstrap
-    bootstrap="$(kafka_bootstrap)"
-    if have_python_admin; then
-        "$VENV_PYTHON" "$DEPLOY_DIR/topics.py" ensure --bootstrap "$bootstrap" \
-            --file "$TOPICS_FILE" --timeout 60 || die "creating topics on $bootstrap failed"
-        return 0
-    fi
-    say "no $VENV_PYTHON with aiokafka: creating topics with the Kafka CLI (slower)"
-    ensure_kafka_libs
-    local existing name partitions size created=0
-    existing="$(kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" --list)" ||
-        die "listing topics on $bootstrap failed"
-    while read -r name partitions size _; do
-        name="${name%%#*}"
-        [ -z "$name" ] && continue
-        [[ "$size" =~ ^[0-9]+$ ]] || size="$MAX_MESSAGE_BYTES"
-        grep -qxF "$name" <<<"$existing" && continue
-        kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" --create \
-            --if-not-exists --topic "$name" --partitions "$partitions" --replication-factor 1 \
-            --config "max.message.bytes=$size" >/dev/null ||
-            die "creating topic $name on $bootstrap failed"
-        created=$((created + 1))
-    done <"$TOPICS_FILE"
-    say "created $created topic(s); topics ready on $bootstrap"
+    as_topic_admin "$VENV_PYTHON" "$DEPLOY_DIR/topics.py" ensure --file "$TOPICS_FILE" --timeout 60 ||
+        die "creating topics on $(kafka_bootstrap) failed"
+}
+
+# SCRAM users and ACLs of shared/access.py on the local broker (idempotent).
+ensure_access() {
+    kafka_external && return 0
+    ensure_kafka_secrets
+    as_kafka_admin "$VENV_PYTHON" "$DEPLOY_DIR/access.py" apply --secrets "$KAFKA_SECRETS_DIR" \
+        --timeout 60 || die "applying users and ACLs on $(kafka_bootstrap) failed"
 }
 
 stop_kafka() {
@@ -411,9 +523,10 @@ stop_kafka() {
 
 # --- PostgreSQL ----------------------------------------------------------------
 
+# Any role's URL of this stack's own database (as `env` and `client-config` print them).
 pg_external() {
     [ -n "${DATABASE_URL:-}" ] &&
-        [[ "$DATABASE_URL" != "postgresql://$PG_ROLE:"*"@127.0.0.1:$PG_PORT/$PG_DB" ]]
+        [[ "$DATABASE_URL" != "postgresql://"*"@127.0.0.1:$PG_PORT/$PG_DB" ]]
 }
 
 PG_BIN=""
@@ -510,15 +623,15 @@ choose_pg_datadir() {
     echo "$PG_DATA" >"$PG_DATADIR_FILE"
 }
 
+pg_password_file() { echo "$PG_SECRETS_DIR/$1.password"; }
+
+# The owner's password, kept from a state dir made before the secrets dir existed.
 pg_password() {
-    if [ ! -s "$PG_PASSWORD_FILE" ]; then
-        mkdir -p "$STATE_DIR"
-        (
-            umask 077
-            head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$PG_PASSWORD_FILE"
-        )
+    if [ ! -s "$PG_PASSWORD_FILE" ] && [ -s "$PG_LEGACY_PASSWORD_FILE" ]; then
+        mkdir -p "$PG_SECRETS_DIR"
+        mv "$PG_LEGACY_PASSWORD_FILE" "$PG_PASSWORD_FILE"
     fi
-    chmod 600 "$PG_PASSWORD_FILE"
+    ensure_secret "$PG_PASSWORD_FILE"
     cat "$PG_PASSWORD_FILE"
 }
 
@@ -579,14 +692,39 @@ init_pg_cluster() {
     }
 }
 
+# Limits of the services' roles, role-level so they hold whatever a client sets up (the
+# pool sets the same per session from Settings; these are the floor for any connection).
+PG_RUNTIME_STATEMENT_TIMEOUT=60s
+PG_RUNTIME_IDLE_IN_TRANSACTION_TIMEOUT=120s
+PG_RUNTIME_LOCK_TIMEOUT=10s
+
+# The owner (migrations) and one login role per service (shared/access.py database_role);
+# what each service role may touch is granted by its migration step (shared/db.py).
 setup_pg_role_and_db() {
-    local password
+    local password roles role sql
     password="$(pg_password)"
-    # Over the unix socket as the cluster's superuser (peer); password via stdin, not argv.
+    roles="$("$VENV_PYTHON" "$DEPLOY_DIR/access.py" roles)"
+    sql=""
+    for role in $roles; do
+        ensure_secret "$(pg_password_file "$role")"
+        sql+="SELECT 'CREATE ROLE $role' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$role')\\gexec
+ALTER ROLE $role WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION PASSWORD '$(cat "$(pg_password_file "$role")")';
+ALTER ROLE $role SET statement_timeout = '$PG_RUNTIME_STATEMENT_TIMEOUT';
+ALTER ROLE $role SET idle_in_transaction_session_timeout = '$PG_RUNTIME_IDLE_IN_TRANSACTION_TIMEOUT';
+ALTER ROLE $role SET lock_timeout = '$PG_RUNTIME_LOCK_TIMEOUT';
+GRANT CONNECT ON DATABASE $PG_DB TO $role;
+"
+    done
+    # Over the unix socket as the cluster's superuser (peer); passwords via stdin, not argv.
     as_pg "$PG_BIN/psql" -h "$PG_HOME" -p "$PG_PORT" -d postgres -X -q -v ON_ERROR_STOP=1 <<EOF >/dev/null
-SELECT 'CREATE ROLE $PG_ROLE LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_ROLE')\gexec
-ALTER ROLE $PG_ROLE WITH LOGIN PASSWORD '$password';
+SELECT 'CREATE ROLE $PG_ROLE' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_ROLE')\gexec
+ALTER ROLE $PG_ROLE WITH LOGIN NOSUPERUSER NOCREATEROLE NOREPLICATION PASSWORD '$password';
 SELECT 'CREATE DATABASE $PG_DB OWNER $PG_ROLE' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$PG_DB')\gexec
+-- Only the roles named here connect, and nobody makes temporary tables.
+REVOKE ALL ON DATABASE $PG_DB FROM PUBLIC;
+$sql
+\c $PG_DB
+REVOKE ALL ON SCHEMA public FROM PUBLIC;
 EOF
 }
 
@@ -616,6 +754,14 @@ start_pg() {
         UP_STARTED="$UP_STARTED postgres"
         say "PostgreSQL ready on 127.0.0.1:$PG_PORT after $(elapsed "$start")"
     fi
+    setup_pg_role_and_db
+}
+
+# Roles of a cluster that was already running (an older state dir gains the service roles).
+refresh_pg_roles() {
+    find_pg_bin || die "PostgreSQL binaries not found"
+    resolve_pg_user
+    load_pg_datadir || die "no PostgreSQL data dir recorded"
     setup_pg_role_and_db
 }
 
@@ -653,8 +799,14 @@ database_url() {
         printf '%s' "$DATABASE_URL"
         return 0
     fi
-    [ -s "$PG_PASSWORD_FILE" ] || return 1
-    printf 'postgresql://%s:%s@127.0.0.1:%s/%s' "$PG_ROLE" "$(cat "$PG_PASSWORD_FILE")" "$PG_PORT" "$PG_DB"
+    role_database_url "$PG_ROLE"
+}
+
+role_database_url() {
+    local file
+    file="$(pg_password_file "$1")"
+    [ -s "$file" ] || return 1
+    printf 'postgresql://%s:%s@127.0.0.1:%s/%s' "$1" "$(cat "$file")" "$PG_PORT" "$PG_DB"
 }
 
 pg_address() {
@@ -699,6 +851,8 @@ cmd_up() {
     local start=$SECONDS
     lock_state
     clean_stale_kafka_pid
+    require_venv
+    kafka_external || refuse_plaintext_state
     trap rollback_failed_up EXIT
 
     local kafka_up=no pg_up=no
@@ -718,6 +872,8 @@ cmd_up() {
     if [ "$kafka_up" = yes ] && [ "$pg_up" = yes ]; then
         say "already up (kafka $(kafka_bootstrap), postgres $(pg_address))"
         ensure_topics
+        ensure_access
+        pg_external || refresh_pg_roles
         return 0
     fi
 
@@ -743,6 +899,8 @@ cmd_up() {
     [ "$pg_up" = no ] && start_pg
     [ "$kafka_launched" = yes ] && wait_kafka_ready
     ensure_topics
+    ensure_access
+    [ "$pg_up" = yes ] && ! pg_external && refresh_pg_roles
     say "up in $(elapsed "$start") (kafka $(kafka_bootstrap), postgres $(pg_address)); eval \"\$(deploy/stack.sh env)\" for the settings"
 }
 
@@ -795,11 +953,43 @@ cmd_status() {
     return "$all_up"
 }
 
+# Exports for a shell: the operator's Kafka principal and the owner's DATABASE_URL.
 cmd_env() {
     local url
     url="$(database_url)" || die "no PostgreSQL password yet ($PG_PASSWORD_FILE): run deploy/stack.sh up first"
-    printf 'export KAFKA_BOOTSTRAP_SERVERS=%q\n' "$(kafka_bootstrap)"
+    client_config operator | sed 's/^/export /'
     printf 'export DATABASE_URL=%q\n' "$url"
+}
+
+# KEY=value lines of one principal; the protocol follows KAFKA_SECURITY_PROTOCOL (or --tls).
+client_config() {
+    local principal="$1" protocol="${KAFKA_SECURITY_PROTOCOL:-SASL_PLAINTEXT}" file url
+    [ "${2:-}" = --tls ] && protocol=SASL_SSL
+    file="$(kafka_password_file "$principal")"
+    [ -s "$file" ] || die "no principal '$principal' here ($file is missing): run deploy/stack.sh up first, or name one of: $(find "$KAFKA_SECRETS_DIR" -name '*.password' -printf '%f ' 2>/dev/null | sed 's/\.password//g')"
+    case "$protocol" in
+    SASL_PLAINTEXT) printf 'KAFKA_BOOTSTRAP_SERVERS=%q\n' "$(kafka_bootstrap)" ;;
+    SASL_SSL)
+        kafka_external && die "--tls names this stack's TLS listener; with an external broker set KAFKA_* yourself"
+        printf 'KAFKA_BOOTSTRAP_SERVERS=%q\n' "127.0.0.1:$KAFKA_TLS_PORT"
+        ;;
+    *) die "KAFKA_SECURITY_PROTOCOL must be SASL_PLAINTEXT or SASL_SSL, got $protocol" ;;
+    esac
+    printf 'KAFKA_SECURITY_PROTOCOL=%q\n' "$protocol"
+    printf 'KAFKA_SASL_MECHANISM=SCRAM-SHA-512\n'
+    printf 'KAFKA_SASL_USERNAME=%q\n' "$principal"
+    printf 'KAFKA_SASL_PASSWORD=%q\n' "$(cat "$file")"
+    [ "$protocol" = SASL_SSL ] && printf 'KAFKA_SSL_CAFILE=%q\n' "$TLS_DIR/ca.pem"
+    # A service principal comes with its own database role.
+    if ! pg_external && url="$(role_database_url "pension_$principal")"; then
+        printf 'DATABASE_URL=%q\n' "$url"
+    fi
+    return 0
+}
+
+cmd_client_config() {
+    [ $# -ge 1 ] || die "usage: stack.sh client-config PRINCIPAL [--tls]"
+    client_config "$@"
 }
 
 cmd_topics() {
@@ -808,12 +998,9 @@ cmd_topics() {
     else
         kafka_running || die "Kafka is not running: deploy/stack.sh up"
     fi
+    require_venv
     ensure_topics
-    if have_python_admin; then
-        "$VENV_PYTHON" "$DEPLOY_DIR/topics.py" list --bootstrap "$(kafka_bootstrap)" --timeout 30
-    else
-        kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$(kafka_bootstrap)" --describe --exclude-internal
-    fi
+    as_topic_admin "$VENV_PYTHON" "$DEPLOY_DIR/topics.py" list --timeout 30
 }
 
 cmd_psql() {
@@ -848,7 +1035,7 @@ cmd_crash() {
 }
 
 usage() {
-    sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,37p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 main() {
@@ -859,6 +1046,7 @@ main() {
     down) cmd_down "$@" ;;
     status) cmd_status "$@" ;;
     env) cmd_env "$@" ;;
+    client-config) cmd_client_config "$@" ;;
     topics) cmd_topics "$@" ;;
     psql) cmd_psql "$@" ;;
     crash) cmd_crash "$@" ;;

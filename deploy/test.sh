@@ -18,7 +18,6 @@ trap stop_stack EXIT
 
 bash deploy/stack.sh up
 eval "$(bash deploy/stack.sh env)"
-export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL
 started=$SECONDS
 .venv/bin/pytest -q -p no:cacheprovider "$@"
 echo "test: pytest took $((SECONDS - started)) s"

@@ -2,11 +2,12 @@
 
 Run by deploy/stack.sh with the project venv's Python (aiokafka's admin client);
 one Python process does in well under a second what one JVM per topic
-(kafka-topics) does in ~3 s each.
+(kafka-topics) does in ~3 s each. The broker and the principal (the local stack's
+super user) come from the KAFKA_* variables, as for every client (shared/kafka_client.py).
 
-    python deploy/topics.py wait   --bootstrap 127.0.0.1:39092 [--timeout 90]
-    python deploy/topics.py ensure --bootstrap 127.0.0.1:39092 [--file deploy/topics.txt]
-    python deploy/topics.py list   --bootstrap 127.0.0.1:39092
+    python deploy/topics.py wait   [--timeout 90]
+    python deploy/topics.py ensure [--file deploy/topics.txt]
+    python deploy/topics.py list
 
 `ensure` lists the topics once, creates only the missing ones (replication factor 1,
 max.message.bytes as the file says, 4259840 by default), then checks every topic of
@@ -30,6 +31,12 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, for_code
+from pydantic import ValidationError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file by stack.sh
+
+from shared.kafka_admin import connect_admin
+from shared.kafka_client import KafkaAccess
 
 MAX_MESSAGE_BYTES = "4259840"  # 4 MiB of record + 64 KiB of batch overhead (the default)
 REPLICATION_FACTOR = 1
@@ -68,27 +75,6 @@ def read_topics(path: Path) -> dict[str, Topic]:
             raise SystemExit(f"stack: {path}:{number}: bad or repeated topic {raw!r}")
         topics[name] = Topic(partitions, fields[2] if len(fields) == 3 else MAX_MESSAGE_BYTES)
     return topics
-
-
-async def connect(bootstrap: str, deadline: float) -> AIOKafkaAdminClient:
-    """An admin client of a broker that answers metadata with at least one broker."""
-    last_error = "no answer"
-    while True:
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=5000, client_id="pension-stack"
-        )
-        try:
-            await admin.start()
-            cluster = await admin.describe_cluster()
-            if cluster.get("brokers"):
-                return admin
-            last_error = "the cluster has no broker registered yet"
-        except (TimeoutError, KafkaError, OSError) as exc:
-            last_error = f"{type(exc).__name__}: {exc}"
-        await admin.close()
-        if time.monotonic() >= deadline:
-            raise TimeoutError(last_error)
-        await asyncio.sleep(0.5)
 
 
 async def topic_partitions(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:
@@ -173,8 +159,8 @@ async def fix_configs(admin: AIOKafkaAdminClient, wanted: dict[str, str]) -> Non
                 )
 
 
-async def ensure(bootstrap: str, topics: dict[str, Topic], deadline: float) -> int:
-    admin = await connect(bootstrap, deadline)
+async def ensure(access: KafkaAccess, topics: dict[str, Topic], deadline: float) -> int:
+    admin = await connect_admin(access, deadline)
     try:
         names = list(topics)
         existing = set(await admin.list_topics())
@@ -208,14 +194,14 @@ async def ensure(bootstrap: str, topics: dict[str, Topic], deadline: float) -> i
                 f"{name}={value}" for name, value in sorted(wrong.items())))
         if missing:
             say(f"created {len(missing)} topic(s): {', '.join(sorted(missing))}")
-        say(f"{len(topics)} topics ready on {bootstrap}")
+        say(f"{len(topics)} topics ready on {access.kafka_bootstrap_servers}")
         return 0
     finally:
         await admin.close()
 
 
-async def list_all(bootstrap: str, deadline: float) -> int:
-    admin = await connect(bootstrap, deadline)
+async def list_all(access: KafkaAccess, deadline: float) -> int:
+    admin = await connect_admin(access, deadline)
     try:
         names = sorted(t for t in await admin.list_topics() if not t.startswith("__"))
         partitions = await topic_partitions(admin, names)
@@ -227,8 +213,8 @@ async def list_all(bootstrap: str, deadline: float) -> int:
         await admin.close()
 
 
-async def wait(bootstrap: str, deadline: float) -> int:
-    admin = await connect(bootstrap, deadline)
+async def wait(access: KafkaAccess, deadline: float) -> int:
+    admin = await connect_admin(access, deadline)
     await admin.close()
     return 0
 
@@ -236,25 +222,30 @@ async def wait(bootstrap: str, deadline: float) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("command", choices=["wait", "ensure", "list"])
-    parser.add_argument("--bootstrap", required=True, help="host:port[,host:port...]")
     parser.add_argument("--file", type=Path, default=DEFAULT_TOPICS_FILE)
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds, overall")
     args = parser.parse_args(argv)
     # aiokafka logs every refused connection at ERROR while the broker starts.
     logging.basicConfig(level=logging.CRITICAL)
     deadline = time.monotonic() + args.timeout
+    try:
+        access = KafkaAccess()  # pyright: ignore[reportCallIssue]  # from the environment
+    except ValidationError as error:
+        print(f"stack: Kafka settings: {error}", file=sys.stderr)
+        return 1
     work: Any
     if args.command == "wait":
-        work = wait(args.bootstrap, deadline)
+        work = wait(access, deadline)
     elif args.command == "list":
-        work = list_all(args.bootstrap, deadline)
+        work = list_all(access, deadline)
     else:
-        work = ensure(args.bootstrap, read_topics(args.file), deadline)
+        work = ensure(access, read_topics(args.file), deadline)
     try:
         return int(asyncio.run(work))
     except TimeoutError as exc:
         print(
-            f"stack: Kafka at {args.bootstrap} did not answer within {args.timeout:g} s ({exc})",
+            f"stack: Kafka at {access.kafka_bootstrap_servers} did not answer within "
+            f"{args.timeout:g} s ({exc})",
             file=sys.stderr,
         )
         return 2

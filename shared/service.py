@@ -22,10 +22,12 @@ from aiokafka.errors import KafkaError
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
 
+from shared.access import SERVICES, database_role
 from shared.clock import Clock, SystemClock
 from shared.contracts.registry import ENTITY_FIELDS, TOPIC_OPS_COMMANDS
-from shared.db import create_pool, migrate
+from shared.db import check_migrated, create_pool, migrate
 from shared.http import HealthServer
+from shared.kafka_client import broker_security, client_options
 from shared.logging import configure_logging, get_logger
 from shared.messaging import (
     TRANSIENT_ERRORS,
@@ -40,7 +42,7 @@ from shared.messaging import (
     as_connection,
 )
 from shared.metrics import Metrics
-from shared.settings import Settings
+from shared.settings import MigrationSettings, Settings
 
 PRODUCER_REQUEST_BYTES_MAX = 5 * 1024 * 1024
 # A dead letter carries the original value whole, and a value that arrived compressed under the
@@ -103,6 +105,15 @@ class ServiceSpec:
     business_gauges: BusinessGauges | None = None
     entity_fields: dict[str, str] = field(default_factory=lambda: ENTITY_FIELDS)
 
+    @property
+    def migration_packages(self) -> list[str]:
+        return ["shared.migrations", self.migrations_package]
+
+    @property
+    def runtime_role(self) -> str | None:
+        """The database role the service runs as; None for a test-only service (the probe)."""
+        return database_role(self.name) if self.name in SERVICES else None
+
 
 async def _no_decode(message: Any) -> None:
     """Records are decoded by the messaging layer, which knows how to dead-letter bad ones."""
@@ -113,6 +124,9 @@ def build_app(spec: ServiceSpec, settings: Settings) -> tuple[FastStream, Runtim
     runtime = Runtime(settings=settings, metrics=Metrics(spec.name))
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
+        security=broker_security(settings),
+        # Topics come from deploy/topics.txt; a service may not create any (ACLs refuse it).
+        allow_auto_create_topics=False,
         request_timeout_ms=settings.kafka_request_timeout_ms,
         client_id=spec.name,
         enable_idempotence=True,
@@ -176,8 +190,8 @@ async def _start(spec: ServiceSpec, runtime: Runtime) -> None:
     settings = runtime.settings
     schema = settings.schema_for(spec.name)
     runtime.pool = pool = await create_pool(settings, schema, spec.name)
-    applied = await migrate(pool, schema, ["shared.migrations", spec.migrations_package])
-    log.info("service.migrated", service=spec.name, applied=applied)
+    async with pool.acquire() as conn:
+        await check_migrated(as_connection(conn), schema, spec.migration_packages)
     runtime.producer = _relay_producer(settings, spec.name, PRODUCER_REQUEST_BYTES_MAX)
     runtime.dead_letter_producer = _relay_producer(
         settings, spec.name, DEAD_LETTER_REQUEST_BYTES_MAX, compression_type="gzip")
@@ -205,7 +219,7 @@ async def _start(spec: ServiceSpec, runtime: Runtime) -> None:
 def _relay_producer(settings: Settings, service: str, request_bytes_max: int,
                     compression_type: str | None = None) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings),
         client_id=f"{service}-relay",
         enable_idempotence=True,
         acks="all",
@@ -428,9 +442,31 @@ async def _stop(runtime: Runtime) -> None:
         await runtime.pool.close()
 
 
+async def migrate_schema(spec: ServiceSpec, settings: MigrationSettings) -> list[str]:
+    """Apply the service's migrations as the database owner and grant its role its rights."""
+    schema = settings.schema_for(spec.name)
+    pool = await asyncpg.create_pool(dsn=settings.database_url.get_secret_value(), min_size=1,
+                                     max_size=1, timeout=settings.db_connect_timeout_ms / 1000)
+    assert pool is not None
+    try:
+        return await migrate(pool, schema, spec.migration_packages, spec.runtime_role)
+    finally:
+        await pool.close()
+
+
 def run_service(spec: ServiceSpec) -> None:
-    """`python -m services.<name>`: settings from the environment, then run until a signal."""
+    """`python -m services.<name>`: settings from the environment, then run until a signal.
+
+    `python -m services.<name> migrate` instead applies the migrations (DATABASE_URL: the
+    database owner) and exits; the service then runs as its own role.
+    """
     configure_logging()
+    if sys.argv[1:] == ["migrate"]:
+        migration = MigrationSettings()  # pyright: ignore[reportCallIssue]  # from the environment
+        applied = asyncio.run(migrate_schema(spec, migration))
+        log.info("service.migrated", service=spec.name,
+                 schema=migration.schema_for(spec.name), applied=applied)
+        return
     settings = Settings()  # pyright: ignore[reportCallIssue]  # filled from the environment
     app, runtime = build_app(spec, settings)
     asyncio.run(app.run())

@@ -7,20 +7,36 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.kafka_client import KafkaAccess
+
 CrashPoint = Literal["after_fetch", "mid_transaction", "after_db_commit", "relay_after_send"]
+NAMESPACE_PATTERN = r"^([a-z][a-z0-9]{0,20})?$"
 
 
-class Settings(BaseSettings):
-    """One service's configuration. `DATABASE_URL` and `KAFKA_BOOTSTRAP_SERVERS` have no default."""
+class MigrationSettings(BaseSettings):
+    """The migration step's: the database owner's URL and the namespace of the schema."""
 
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True,
+                                      env_ignore_empty=True)
 
-    kafka_bootstrap_servers: str
     database_url: SecretStr
-    rule_set: Literal["production", "local"] = "production"
     # Isolates a test run on a shared broker and database: topics become "<namespace>.<topic>",
     # the schema and consumer group "<service>_<namespace>". Empty in production.
-    namespace: str = Field("", pattern=r"^([a-z][a-z0-9]{0,20})?$")
+    namespace: str = Field("", pattern=NAMESPACE_PATTERN)
+    db_connect_timeout_ms: int = Field(10_000, ge=100)
+
+    def schema_for(self, service: str) -> str:
+        return f"{service}_{self.namespace}" if self.namespace else service
+
+
+class Settings(KafkaAccess, MigrationSettings):
+    """One service's configuration: its Kafka principal (`KafkaAccess`, the `KAFKA_*` variables)
+    and its database role (`DATABASE_URL`), neither with a default, plus limits with units."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True,
+                                      env_ignore_empty=True)
+
+    rule_set: Literal["production", "local"] = "production"
 
     batch_records_max: int = Field(500, ge=1, le=10_000)
     batch_timeout_ms: int = Field(100, ge=1, le=10_000)
@@ -36,7 +52,6 @@ class Settings(BaseSettings):
 
     db_pool_size_min: int = Field(1, ge=1)
     db_pool_size_max: int = Field(8, ge=1, le=100)
-    db_connect_timeout_ms: int = Field(10_000, ge=100)
     db_statement_timeout_ms: int = Field(60_000, ge=100)
     db_lock_timeout_ms: int = Field(10_000, ge=100)
 
@@ -71,9 +86,6 @@ class Settings(BaseSettings):
 
     def topic(self, name: str) -> str:
         return f"{self.namespace}.{name}" if self.namespace else name
-
-    def schema_for(self, service: str) -> str:
-        return f"{service}_{self.namespace}" if self.namespace else service
 
     @model_validator(mode="after")
     def _limits_are_ordered(self) -> Self:

@@ -1,11 +1,21 @@
-"""Helpers for tests against the real broker and database: topics, publishing, reading, waiting."""
+"""Helpers for tests against the real broker and database: topics, publishing, reading, waiting.
+
+Every client here authenticates as a principal of shared/access.py, with the settings the local
+stack prints for it (`deploy/stack.sh client-config PRINCIPAL`): inbound events go out as the
+partner that publishes them in production, services run as their own principal and database
+role, records are read back as the operator. Only what the tests create for themselves (topics,
+the ACLs of their namespace, the probe service's topics) is done as the super user `admin`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import json
 import os
+import re
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -18,22 +28,61 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from shared.access import ADMIN, OPERATOR, SERVICES, Acl, acls, writer_of
 from shared.contracts.wire import CONTENT_TYPE
-from shared.service import Runtime, ServiceSpec, build_app
-from shared.settings import Settings
+from shared.kafka_admin import create_acls, delete_acls
+from shared.kafka_client import KafkaAccess, client_options
+from shared.service import Runtime, ServiceSpec, build_app, migrate_schema
+from shared.settings import MigrationSettings, Settings
 
 WAIT_S_MAX = 60.0
 # What tests create on the shared broker and database, removed at the end of the session so
 # test topics do not pile up on the local broker (tests/conftest.py).
 CREATED_TOPICS: list[str] = []
 CREATED_SCHEMA_PATTERNS: list[str] = []
+CREATED_ACLS: list[Acl] = []
+REPO_ROOT = Path(__file__).resolve().parents[1]
+_NAMESPACED = re.compile(r"\At[0-9a-f]{12}\.")
 
 
-def bootstrap() -> str:
-    return os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+@functools.cache
+def client_config(principal: str) -> dict[str, str]:
+    """The KEY=value settings the local stack prints for a principal (its Kafka credentials and,
+    for a service, its DATABASE_URL); the protocol follows KAFKA_SECURITY_PROTOCOL."""
+    result = subprocess.run(["bash", str(REPO_ROOT / "deploy" / "stack.sh"), "client-config",
+                             principal], capture_output=True, text=True, timeout=60, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"client-config {principal}: {result.stderr.strip()}")
+    lines = (line.partition("=") for line in result.stdout.splitlines() if "=" in line)
+    return {key: value for key, _, value in lines}
+
+
+def access_of(principal: str) -> KafkaAccess:
+    return KafkaAccess.from_mapping(client_config(principal))
+
+
+def kafka_options(principal: str = ADMIN) -> dict[str, Any]:
+    """aiokafka client arguments (address and credentials) of a principal."""
+    return client_options(access_of(principal))
+
+
+def principal_environ(principal: str, **extra: str) -> dict[str, str]:
+    """The environment of a subprocess acting as `principal` (nothing of the caller's)."""
+    inherited = {k: v for k, v in os.environ.items()
+                 if not k.startswith("KAFKA_") and k != "DATABASE_URL"}
+    return {**inherited, "DATABASE_URL": database_url(), **client_config(principal), **extra}
+
+
+def _base_topic(topic: str) -> str:
+    return _NAMESPACED.sub("", topic)
+
+
+def _is_project_topic(topic: str) -> bool:
+    return _base_topic(topic) in topic_names()
 
 
 def database_url() -> str:
+    """The database owner's URL (deploy/stack.sh env): migrations, inspection, clean-up."""
     return os.environ["DATABASE_URL"]
 
 
@@ -49,7 +98,7 @@ async def create_topics(names: list[str], partitions: int = 3) -> None:
     "<namespace>.<topic>" takes the limit of its topic."""
     CREATED_TOPICS.extend(names)
     declared = declared_topics()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap())
+    admin = AIOKafkaAdminClient(**kafka_options(ADMIN))
     await admin.start()
     try:
         await admin.create_topics([
@@ -77,8 +126,11 @@ def cloudevent(event_type: str, data: dict[str, Any], *, source: str = "/tax/150
 
 
 async def publish(topic: str, records: Sequence[tuple[bytes | None, bytes | None]],
-                  headers: list[tuple[str, bytes]] | None = None) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap(), enable_idempotence=True,
+                  headers: list[tuple[str, bytes]] | None = None,
+                  as_principal: str | None = None) -> None:
+    """Publish as `as_principal`, by default as `writer(topic)`."""
+    producer = AIOKafkaProducer(**kafka_options(as_principal or writer(topic)),
+                                enable_idempotence=True,
                                 acks="all", max_request_size=5 * 1024 * 1024)
     await producer.start()
     try:
@@ -97,8 +149,9 @@ async def publish_each(
     compression: str | None = None, headers: list[tuple[str, bytes]] | None = None,
 ) -> list[tuple[int, int]]:
     """Publish records one after the other (each acknowledged before the next, so their order
-    on a partition is the order given); returns each record's (partition, offset)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap(), enable_idempotence=True,
+    on a partition is the order given); returns each record's (partition, offset). Published as
+    `writer(topic)`."""
+    producer = AIOKafkaProducer(**kafka_options(writer(topic)), enable_idempotence=True,
                                 acks="all", max_request_size=64 * 1024 * 1024,
                                 compression_type=compression)
     await producer.start()
@@ -130,8 +183,9 @@ class Received:
 
 async def read_topic(topic: str, *, until: Callable[[list[Received]], bool],
                      timeout_s: float = WAIT_S_MAX) -> list[Received]:
-    """Read a topic from the beginning (no group) until `until(records)` or the timeout."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(), enable_auto_commit=False,
+    """Read a topic from the beginning (no group) until `until(records)` or the timeout, as the
+    operator (who reads every project topic), or as admin for a test's own topics."""
+    consumer = AIOKafkaConsumer(**kafka_options(reader_of(topic)), enable_auto_commit=False,
                                 auto_offset_reset="earliest", group_id=None,
                                 max_partition_fetch_bytes=5 * 1024 * 1024)
     await consumer.start()
@@ -154,9 +208,18 @@ async def read_topic(topic: str, *, until: Callable[[list[Received]], bool],
     return received
 
 
+def writer(topic: str) -> str:
+    """Whoever publishes that topic in production; the super user for a test's own topics."""
+    return writer_of(_base_topic(topic)) if _is_project_topic(topic) else ADMIN
+
+
+def reader_of(topic: str) -> str:
+    return OPERATOR if _is_project_topic(topic) else ADMIN
+
+
 async def read_to_end(topic: str) -> list[Received]:
     """Every record of `topic` up to its end offsets as they are now."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(), group_id=None,
+    consumer = AIOKafkaConsumer(**kafka_options(reader_of(topic)), group_id=None,
                                 enable_auto_commit=False)
     await consumer.start()
     try:
@@ -187,9 +250,9 @@ async def wait_for(check: Callable[[], Awaitable[bool]], timeout_s: float = WAIT
 
 async def committed_lag(group: str, topic: str) -> int:
     """Records of `topic` not yet committed by `group` (end offset minus committed offset)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(), group_id=None,
-                                enable_auto_commit=False)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap())
+    options = kafka_options(reader_of(topic))
+    consumer = AIOKafkaConsumer(**options, group_id=None, enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(**options)
     await consumer.start()
     await admin.start()
     try:
@@ -207,15 +270,18 @@ async def committed_lag(group: str, topic: str) -> int:
 
 
 async def remove_created() -> None:
-    """Delete the topics and schemas this session created."""
-    if CREATED_TOPICS:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap())
+    """Delete the topics, ACLs and schemas this session created."""
+    if CREATED_TOPICS or CREATED_ACLS:
+        admin = AIOKafkaAdminClient(**kafka_options(ADMIN))
         await admin.start()
         try:
-            await admin.delete_topics(sorted(set(CREATED_TOPICS)))
+            if CREATED_TOPICS:
+                await admin.delete_topics(sorted(set(CREATED_TOPICS)))
+            await delete_acls(admin, CREATED_ACLS)
         finally:
             await admin.close()
         CREATED_TOPICS.clear()
+        CREATED_ACLS.clear()
     if CREATED_SCHEMA_PATTERNS:
         conn = await asyncpg.connect(database_url())
         try:
@@ -233,9 +299,7 @@ async def connect_db(schema: str) -> asyncpg.Connection:
     return await asyncpg.connect(database_url(), server_settings={"search_path": schema})
 
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
+@functools.cache
 def declared_topics() -> dict[str, tuple[int, str]]:
     """deploy/topics.txt: name -> (partitions, max.message.bytes)."""
     topics: dict[str, tuple[int, str]] = {}
@@ -253,17 +317,38 @@ def topic_names() -> list[str]:
 
 
 async def create_namespace(partitions: int = 3) -> str:
-    """A fresh namespace: every project topic as "<ns>.<topic>" (3 partitions), own schemas."""
+    """A fresh namespace: every project topic as "<ns>.<topic>" (3 partitions), own schemas,
+    and the production ACL set (shared/access.py) for these topics and groups."""
     namespace = "t" + uuid.uuid4().hex[:12]
     CREATED_SCHEMA_PATTERNS.append(f"%\\_{namespace}")
     await create_topics([f"{namespace}.{name}" for name in topic_names()], partitions=partitions)
+    await add_acls(acls(namespace))
     return namespace
 
 
-def settings_for_tests(namespace: str = "", **overrides: object) -> Settings:
+async def add_acls(rules: list[Acl]) -> None:
+    CREATED_ACLS.extend(rules)
+    admin = AIOKafkaAdminClient(**kafka_options(ADMIN))
+    await admin.start()
+    try:
+        await create_acls(admin, rules)
+    finally:
+        await admin.close()
+
+
+def principal_of(spec: ServiceSpec) -> str:
+    """A service runs as itself; a test-only service (the probe) as the super user."""
+    return spec.name if spec.name in SERVICES else ADMIN
+
+
+def settings_for_tests(namespace: str = "", principal: str = ADMIN,
+                       **overrides: object) -> Settings:
+    """A service's settings as `principal`, with that principal's database role if it has one
+    (else the owner's)."""
+    config = client_config(principal)
     values: dict[str, object] = {
-        "kafka_bootstrap_servers": bootstrap(),
-        "database_url": database_url(),
+        **{k.lower(): v for k, v in config.items()},
+        "database_url": config.get("DATABASE_URL", database_url()),
         "schedule_enabled": False,
         "batch_timeout_ms": 50,
         "http_port": 0,
@@ -277,10 +362,17 @@ def settings_for_tests(namespace: str = "", **overrides: object) -> Settings:
 @asynccontextmanager
 async def service_running(spec: ServiceSpec, namespace: str = "",
                           **overrides: object) -> AsyncIterator[Runtime]:
-    """Run a service in this event loop until the block ends."""
-    app, runtime = build_app(spec, settings_for_tests(namespace, **overrides))
+    """Migrate its schema as the owner, then run the service as its own principal and role in
+    this event loop until the block ends."""
+    await migrate_for_tests(spec, namespace)
+    app, runtime = build_app(spec, settings_for_tests(namespace, principal_of(spec), **overrides))
     await app.start()
     try:
         yield runtime
     finally:
         await app.stop()
+
+
+async def migrate_for_tests(spec: ServiceSpec, namespace: str = "") -> None:
+    await migrate_schema(spec, MigrationSettings(database_url=database_url(),
+                                                 namespace=namespace))

@@ -72,7 +72,7 @@ async def publish_command(env: CliEnv, event_type: str, data: BaseModel, key: st
                           *, source: str = SOURCE) -> dict[str, Any]:
     topic = env.topic(TOPIC_OPS_COMMANDS)
     value = command_event(event_type, data, key=key, source=source)
-    async with producer(env.bootstrap) as kafka:
+    async with producer(env.kafka) as kafka:
         [metadata] = await send_all(
             kafka, [(topic, key.encode(), value, [("content-type", CONTENT_TYPE.encode())])]
         )

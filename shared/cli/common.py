@@ -13,6 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from pydantic import ValidationError
+
+from shared.kafka_client import KafkaAccess, MissingCredentialsError
 from shared.money import format_yuan
 
 SERVICES: Final = ("collection", "fund_transfer", "occupational_annuity")
@@ -40,7 +43,7 @@ class UsageError(CliError):
 class CliEnv:
     """Settings of the operator tool, read from the environment (never from files)."""
 
-    bootstrap_servers: str | None
+    kafka_access: KafkaAccess | None
     namespace: str
     service_urls: Mapping[str, str]
 
@@ -54,13 +57,24 @@ class CliEnv:
             service: environ.get(f"PENSION_{service.upper()}_URL") or default
             for service, default in _DEFAULT_URLS.items()
         }
-        return CliEnv(environ.get("KAFKA_BOOTSTRAP_SERVERS") or None, namespace, urls)
+        access = None
+        if environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+            try:
+                access = KafkaAccess.from_mapping(environ)
+            except ValidationError as error:
+                raise CliError(f"Kafka settings: {error}") from error
+        return CliEnv(access, namespace, urls)
 
     @property
-    def bootstrap(self) -> str:
-        if not self.bootstrap_servers:
+    def kafka(self) -> KafkaAccess:
+        """The operator's principal: every command connects as it, and replays name it."""
+        if self.kafka_access is None:
             raise CliError('KAFKA_BOOTSTRAP_SERVERS is not set: eval "$(bash deploy/stack.sh env)"')
-        return self.bootstrap_servers
+        try:
+            self.kafka_access.credentials()
+        except MissingCredentialsError as error:
+            raise CliError(str(error)) from error
+        return self.kafka_access
 
     def topic(self, name: str) -> str:
         """Exactly `Settings.topic()`: "<namespace>.<name>", or the bare name without one."""

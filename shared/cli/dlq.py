@@ -116,7 +116,7 @@ def diagnose(raw: bytes | None) -> str:
 
 async def run_list(args: argparse.Namespace, env: CliEnv) -> int:
     topic = env.topic(f"{args.service}.dlq")
-    async with consumer(env.bootstrap) as kafka:
+    async with consumer(env.kafka) as kafka:
         views = [DeadLetterView.of(r)
                  async for r in read_to_end(kafka, [topic], timeout_s=args.timeout_s)]
     if args.json:
@@ -149,7 +149,7 @@ def _summary(view: DeadLetterView) -> dict[str, Any]:
 async def run_show(args: argparse.Namespace, env: CliEnv) -> int:
     topic = env.topic(f"{args.service}.dlq")
     partition, offset = args.position
-    async with consumer(env.bootstrap) as kafka:
+    async with consumer(env.kafka) as kafka:
         view = DeadLetterView.of(await read_one(kafka, topic, partition, offset, timeout_s=30))
     value, encoding, truncated = render_bytes(view.record.value,
                                               None if args.full else VALUE_CHARS_SHOWN)
@@ -186,7 +186,7 @@ async def run_replay(args: argparse.Namespace, env: CliEnv) -> int:
     if args.all == (args.position is not None):
         raise UsageError("give exactly one of PARTITION:OFFSET or --all")
     topic = env.topic(f"{args.service}.dlq")
-    async with consumer(env.bootstrap) as kafka:
+    async with consumer(env.kafka) as kafka:
         if args.all:
             records = [r async for r in read_to_end(kafka, [topic], timeout_s=args.timeout_s)]
         else:
@@ -206,7 +206,7 @@ async def _republish(env: CliEnv, views: list[DeadLetterView]) -> list[dict[str,
     if not views:
         return []
     log = get_logger("cli.dlq")  # per call: the CLI may reconfigure logging between runs
-    async with producer(env.bootstrap) as kafka:
+    async with producer(env.kafka) as kafka:
         acks = await send_all(kafka, [
             (v.dlq["x-original-topic"], v.record.key, v.record.value or b"", v.original_headers)
             for v in views

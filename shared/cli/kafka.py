@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.cli.common import CliError
+from shared.kafka_client import KafkaAccess, client_options
 from shared.messaging import Record
 
 FETCH_BYTES_MAX: Final = 5 * 1024 * 1024  # a record may be 4 MiB (CONTRACTS.md)
@@ -25,9 +26,9 @@ POLL_TIMEOUT_MS: Final = 500
 
 
 @asynccontextmanager
-async def consumer(bootstrap: str) -> AsyncIterator[AIOKafkaConsumer]:
+async def consumer(access: KafkaAccess) -> AsyncIterator[AIOKafkaConsumer]:
     client = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+        **client_options(access), group_id=None, enable_auto_commit=False,
         auto_offset_reset="earliest", max_partition_fetch_bytes=FETCH_BYTES_MAX,
         request_timeout_ms=REQUEST_TIMEOUT_MS, client_id="pension-ops",
     )
@@ -39,8 +40,8 @@ async def consumer(bootstrap: str) -> AsyncIterator[AIOKafkaConsumer]:
 
 
 @asynccontextmanager
-async def admin(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
-    client = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=REQUEST_TIMEOUT_MS,
+async def admin(access: KafkaAccess) -> AsyncIterator[AIOKafkaAdminClient]:
+    client = AIOKafkaAdminClient(**client_options(access), request_timeout_ms=REQUEST_TIMEOUT_MS,
                                  client_id="pension-ops")
     await client.start()
     try:
@@ -50,10 +51,11 @@ async def admin(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
 
 
 @asynccontextmanager
-async def producer(bootstrap: str, *, linger_ms: int = 5) -> AsyncIterator[AIOKafkaProducer]:
+async def producer(access: KafkaAccess, *, linger_ms: int = 5
+                   ) -> AsyncIterator[AIOKafkaProducer]:
     """Idempotent and acks=all: a retried send can neither duplicate nor reorder a key."""
     client = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=linger_ms,
+        **client_options(access), enable_idempotence=True, acks="all", linger_ms=linger_ms,
         max_request_size=FETCH_BYTES_MAX, request_timeout_ms=REQUEST_TIMEOUT_MS,
         client_id="pension-ops",
     )
@@ -170,8 +172,8 @@ class LagProbe:
 
 
 @asynccontextmanager
-async def lag_probe(bootstrap: str) -> AsyncIterator[LagProbe]:
-    async with consumer(bootstrap) as kafka, admin(bootstrap) as admin_client:
+async def lag_probe(access: KafkaAccess) -> AsyncIterator[LagProbe]:
+    async with consumer(access) as kafka, admin(access) as admin_client:
         yield LagProbe(kafka, admin_client)
 
 

@@ -36,7 +36,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 async def build_report(env: CliEnv, period: str, timeout_s: int) -> Report:
     builder = ReportBuilder(period)
-    async with consumer(env.bootstrap) as kafka:
+    async with consumer(env.kafka) as kafka:
         topics = [env.topic(t) for t in REPORT_TOPICS]
         async for record in read_to_end(kafka, topics, timeout_s=timeout_s):
             try:

@@ -125,7 +125,7 @@ def group_topics(env: CliEnv) -> dict[str, Sequence[str]]:
 
 async def run_status(args: argparse.Namespace, env: CliEnv) -> int:
     health = await asyncio.gather(*(service_health(s, env.service_urls[s]) for s in SERVICES))
-    async with lag_probe(env.bootstrap) as probe:
+    async with lag_probe(env.kafka) as probe:
         lags = await probe.lags(group_topics(env))
     if args.json:
         print_json({"services": [asdict(h) for h in health],
@@ -213,7 +213,7 @@ async def wait_idle(env: CliEnv, *, timeout_s: int, settle_s: int = 3,
     settling = Settling(settle_s * 1000)
     deadline_ms = _now_ms() + timeout_s * 1000
     last_progress_ms = _now_ms()
-    async with lag_probe(env.bootstrap) as probe:
+    async with lag_probe(env.kafka) as probe:
         while True:
             lags, ends = await _snapshot(probe, groups, topics)
             now_ms = _now_ms()

@@ -77,7 +77,7 @@ def order(events: list[Traced]) -> list[Traced]:
 async def collect(env: CliEnv, declaration_id: str, timeout_s: int) -> list[Traced]:
     needle = declaration_id.encode()
     found: list[Traced] = []
-    async with consumer(env.bootstrap) as kafka:
+    async with consumer(env.kafka) as kafka:
         topics = [env.topic(t) for t in TRACE_TOPICS]
         async for record in read_to_end(kafka, topics, timeout_s=timeout_s):
             # A bytes search first: parsing every declaration of a topic to find one is slow.

@@ -12,16 +12,17 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.occupational_annuity import app
+from shared.access import OPERATOR
 from shared.contracts import collection, transfer
 from shared.ids import notice_id_for_request, remittance_id, topup_assessment_id
 from shared.money import amount_for_rate, format_yuan, parse_yuan
 from tests.support import (
     Received,
-    bootstrap,
     cloudevent,
     committed_lag,
     connect_db,
     create_namespace,
+    kafka_options,
     publish,
     read_topic,
     service_running,
@@ -249,7 +250,7 @@ def of_type(events: list[dict[str, Any]], event_type: str) -> list[dict[str, Any
 
 async def run(check: Callable[[Harness], Awaitable[None]], **settings: object) -> None:
     namespace = await create_namespace()
-    offsets = AIOKafkaConsumer(bootstrap_servers=bootstrap(), group_id=None)
+    offsets = AIOKafkaConsumer(**kafka_options(OPERATOR), group_id=None)
     await offsets.start()
     async with service_running(app.spec(), namespace, **settings):
         db = await connect_db(f"occupational_annuity_{namespace}")

@@ -23,13 +23,15 @@ from services.collection.app import spec as collection_spec
 from services.fund_transfer.app import spec as fund_transfer_spec
 from services.occupational_annuity import store as annuity_store
 from services.occupational_annuity.app import spec as annuity_spec
+from shared.access import FINANCE, OPERATOR, TAX_BUREAU
 from shared.cli import main
 from shared.cli.common import CliEnv
 from shared.contracts import topology
 from shared.money import format_yuan, parse_yuan
 from shared.service import Runtime
 from tests.support import (
-    bootstrap,
+    access_of,
+    client_config,
     connect_db,
     create_namespace,
     publish,
@@ -64,11 +66,12 @@ async def system() -> AsyncIterator[tuple[str, dict[str, Runtime]]]:
             for spec in (collection_spec(), fund_transfer_spec(), annuity_spec())
         }
         env = CliEnv.from_environ({
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap(), "NAMESPACE": namespace,
+            **client_config(OPERATOR), "NAMESPACE": namespace,
             **{f"PENSION_{name.upper()}_URL": url(rt) for name, rt in runtimes.items()},
         })
+        partners = {p: access_of(p) for p in (TAX_BUREAU, FINANCE)}
         outcome = await feed(FeedConfig(employers=40, lines_per_employer=3, seed=7), env,
-                             inbound_only=False, wait_s=180)
+                             inbound_only=False, wait_s=180, partners=partners)
         assert outcome["missing"] == [], outcome
         yield namespace, runtimes
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from demo import feed as demo_feed
 from demo.feed import NoticeWatcher
 from demo.generate import FeedConfig, generate_month
+from shared.access import FINANCE
 from shared.cli import main
 from shared.cli.kafka import Lag
 from shared.cli.status import Settling
@@ -39,9 +40,9 @@ from shared.money import amount_for_rate, format_yuan, parse_yuan
 from tests.support import (
     REPO_ROOT,
     Received,
-    bootstrap,
     cloudevent,
     create_namespace,
+    kafka_options,
     partitions_of,
     publish,
     read_topic,
@@ -561,7 +562,8 @@ async def test_report_says_plainly_when_figures_do_not_reconcile(
 
 
 async def _commit(group: str, topic: str, partition: int, offset: int) -> None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(), group_id=group,
+    # Committing for a service's group takes that service's own rights.
+    consumer = AIOKafkaConsumer(**kafka_options(group.rsplit("_", 1)[0]), group_id=group,
                                 enable_auto_commit=False)
     await consumer.start()
     try:
@@ -697,7 +699,7 @@ async def test_the_feeders_notice_watcher_finds_predicted_notices_on_the_topic(
     await publish(topic, [(b"150100", contract_event("transfer.notice.issued.v1", data,
                                                      source="/fund_transfer")),
                           (b"150200", b"not json")])
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(), group_id=None,
+    consumer = AIOKafkaConsumer(**kafka_options(FINANCE), group_id=None,
                                 enable_auto_commit=False)
     await consumer.start()
     try:

@@ -9,7 +9,6 @@ count and time; the seed is printed.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
 import subprocess
@@ -19,7 +18,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.integration.probe_service import PROBE_TYPE
+from shared.access import ADMIN
+from tests.integration.probe_service import PROBE_TYPE, probe_spec
 from tests.support import (
     CREATED_SCHEMA_PATTERNS,
     cloudevent,
@@ -27,6 +27,8 @@ from tests.support import (
     connect_db,
     create_topics,
     database_url,
+    migrate_for_tests,
+    principal_environ,
     publish,
     random_name,
     read_topic,
@@ -43,7 +45,8 @@ FAULT_ROUNDS_MAX = 6
 
 def start_probe(name: str, topic: str, log: Path | None = None,
                 **env: str) -> subprocess.Popen[bytes]:
-    environment = {**os.environ, "PROBE_NAME": name, "PROBE_TOPIC": topic,
+    # The probe is a test's own service: it runs as the super user and the database owner.
+    environment = {**principal_environ(ADMIN), "PROBE_NAME": name, "PROBE_TOPIC": topic,
                    "SCHEDULE_ENABLED": "false", "BATCH_TIMEOUT_MS": "50",
                    "BATCH_RECORDS_MAX": "100", "KAFKA_SESSION_TIMEOUT_MS": "6000", **env}
     return subprocess.Popen(
@@ -68,6 +71,7 @@ async def setup_probe() -> tuple[str, str]:
     name, topic = random_name("probe"), random_name("probe.in")
     CREATED_SCHEMA_PATTERNS.append(name)
     await create_topics([topic, f"{name}.out", f"{name}.dlq"], partitions=6)
+    await migrate_for_tests(probe_spec(name, topic))
     events = [(f"k{i % 40}".encode(), cloudevent(PROBE_TYPE, {"probe_id": f"P-{i}"},
                                                   source="/test/faults"))
               for i in range(EVENT_COUNT)]

@@ -1,1 +1,18 @@
-"""Numbered, forward-only SQL migrations of the occupational_annuity schema."""
+"""Numbered, forward-only SQL migrations of the occupational_annuity schema.
+
+`MUTABLE_TABLES`: what the service's role may do beyond SELECT and INSERT (shared/db.py); the
+members' ledger (entry) is append-only for it, as are postings, assessments' members and notices.
+"""
+
+from typing import Final
+
+MUTABLE_TABLES: Final[dict[str, tuple[str, ...]]] = {
+    "declaration": ("UPDATE",),  # latest revision kept; credited_at
+    "declaration_line": ("DELETE",),  # a new revision replaces the lines of the previous one
+    "settlement": ("UPDATE", "DELETE"),  # underpayment reported; replaced with a new revision
+    "credit": ("UPDATE",),  # top-up state
+    "period_account": ("UPDATE",),  # collected and requested sums
+    "remittance": ("UPDATE",),  # requested -> completed
+    "topup_assessment": ("UPDATE",),  # funding -> allocated
+    "topup_hold": ("UPDATE", "DELETE"),  # periods waiting for a rate
+}

@@ -1,0 +1,145 @@
+"""Who may do what: the Kafka principals with their ACLs, and each service's database role.
+
+This table is the security model (README, "Security model"); `deploy/access.py` applies it to the
+local broker for `deploy/stack.sh`, and the tests apply the same table to their namespaces, so
+the tests run against exactly these rights. Reads and writes of the services follow their code
+(`ServiceSpec.topics`, the topics of their `Outbox.event` calls; tests/unit/test_access.py keeps
+them equal) and CONTRACTS.md; a principal gets nothing that is not listed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from shared.contracts import annuity, collection, finance, tax, transfer
+from shared.contracts.registry import TOPIC_OPS_COMMANDS
+
+ADMIN: Final = "admin"
+"""The broker's own super user (inter-broker traffic) and local tooling: topics, users, ACLs."""
+OPERATOR: Final = "operator"
+TAX_BUREAU: Final = "tax-bureau"
+FINANCE: Final = "finance"
+HR: Final = "hr"
+TOPIC_HR_EVENTS: Final = "hr.annuity.events"
+
+DATABASE_OWNER: Final = "pension"
+"""Owns the database and every schema; runs migrations. No service runs as it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAccess:
+    consumes: tuple[str, ...]
+    publishes: tuple[str, ...]
+    """Besides these, every service writes `ops.commands` (its scheduled commands and
+    `ops.command.rejected.v1`) and its own `<service>.dlq`."""
+
+
+SERVICES: Final[dict[str, ServiceAccess]] = {
+    "collection": ServiceAccess(
+        consumes=(tax.TOPIC_DECLARATIONS, tax.TOPIC_PAYMENTS, TOPIC_OPS_COMMANDS),
+        publishes=(collection.TOPIC_DECLARATIONS,),
+    ),
+    "fund_transfer": ServiceAccess(
+        consumes=(finance.TOPIC_APPROPRIATIONS, finance.TOPIC_SETTLEMENTS,
+                  transfer.TOPIC_REQUESTS, TOPIC_OPS_COMMANDS),
+        publishes=(transfer.TOPIC_NOTICES, transfer.TOPIC_OBLIGATIONS),
+    ),
+    "occupational_annuity": ServiceAccess(
+        consumes=(collection.TOPIC_DECLARATIONS, transfer.TOPIC_NOTICES, TOPIC_OPS_COMMANDS),
+        publishes=(annuity.TOPIC_LEDGER, transfer.TOPIC_REQUESTS),
+    ),
+}
+
+PRINCIPALS: Final = (TAX_BUREAU, FINANCE, HR, *SERVICES, OPERATOR)
+"""Every SCRAM user besides ADMIN; each has a password of its own and the ACLs below."""
+
+ResourceType = Literal["TOPIC", "GROUP"]
+PatternType = Literal["LITERAL", "PREFIXED"]
+Operation = Literal["READ", "WRITE", "DESCRIBE"]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Acl:
+    """ALLOW `operation` on a resource to `User:<principal>` from any host.
+
+    READ and WRITE imply DESCRIBE; WRITE on any topic implies idempotent producing (KIP-679).
+    """
+
+    principal: str
+    resource_type: ResourceType
+    pattern: PatternType
+    resource: str
+    operation: Operation
+
+
+def database_role(service: str) -> str:
+    """The PostgreSQL login role a service runs as (also for its namespaced test schemas)."""
+    if service not in SERVICES:
+        raise KeyError(f"no database role for {service!r}")
+    return f"pension_{service}"
+
+
+def service_topics(service: str) -> ServiceAccess:
+    return SERVICES[service]
+
+
+def writes_of(service: str) -> tuple[str, ...]:
+    return (*SERVICES[service].publishes, TOPIC_OPS_COMMANDS, f"{service}.dlq")
+
+
+def inbound_topics() -> tuple[str, ...]:
+    """Every topic some service consumes: where a dead letter may be replayed to."""
+    return tuple(sorted({t for access in SERVICES.values() for t in access.consumes}))
+
+
+def acls(namespace: str = "") -> list[Acl]:
+    """The whole ACL set; with a namespace, the same rights on `<ns>.<topic>` and `<group>_<ns>`
+    (how the tests isolate a run, shared/settings.py `Settings.namespace`)."""
+
+    def topic(name: str) -> str:
+        return f"{namespace}.{name}" if namespace else name
+
+    def group(name: str) -> str:
+        return f"{name}_{namespace}" if namespace else name
+
+    def on_topic(principal: str, operation: Operation, name: str,
+                 pattern: PatternType = "LITERAL") -> Acl:
+        return Acl(principal, "TOPIC", pattern, topic(name), operation)
+
+    def on_group(principal: str, operation: Operation, name: str) -> Acl:
+        return Acl(principal, "GROUP", "PREFIXED", group(name), operation)
+
+    rules = [
+        on_topic(TAX_BUREAU, "WRITE", "tax.contribution.", "PREFIXED"),
+        on_topic(FINANCE, "WRITE", "finance.", "PREFIXED"),
+        on_topic(FINANCE, "READ", transfer.TOPIC_NOTICES),
+        on_topic(FINANCE, "READ", transfer.TOPIC_OBLIGATIONS),
+        on_group(FINANCE, "READ", FINANCE),
+        on_topic(HR, "WRITE", TOPIC_HR_EVENTS),
+        # The operator reads everything (reports, traces, dead letters) without a group,
+        # publishes commands, replays dead letters into the topics services consume, and
+        # describes the services' groups to show their lag.
+        (Acl(OPERATOR, "TOPIC", "PREFIXED", f"{namespace}.", "READ") if namespace
+         else Acl(OPERATOR, "TOPIC", "LITERAL", "*", "READ")),
+        *(on_topic(OPERATOR, "WRITE", name) for name in inbound_topics()),
+    ]
+    for service, access in SERVICES.items():
+        rules += [on_topic(service, "READ", name) for name in access.consumes]
+        rules += [on_topic(service, "WRITE", name) for name in writes_of(service)]
+        rules += [on_group(service, "READ", service), on_group(OPERATOR, "DESCRIBE", service)]
+    return sorted(set(rules))
+
+
+def writer_of(topic: str) -> str:
+    """Who publishes `topic` (a bare name) in production: the partner of an inbound topic, the
+    operator for `ops.commands`, the service whose code publishes it; else the operator."""
+    if topic == TOPIC_OPS_COMMANDS:
+        return OPERATOR
+    for rule in acls():
+        if rule.resource_type != "TOPIC" or rule.operation != "WRITE" or rule.principal == OPERATOR:
+            continue
+        prefixed = rule.pattern == "PREFIXED" and topic.startswith(rule.resource)
+        if topic == rule.resource or prefixed:
+            return rule.principal
+    return OPERATOR
