@@ -20,6 +20,7 @@
 #                            KEY=value lines of one principal: tax-bureau, finance, hr,
 #                            collection, fund_transfer, occupational_annuity (with its
 #                            DATABASE_URL), operator, or admin (local tooling only)
+#   deploy/stack.sh compose-env   the passwords docker-compose.yml needs, KEY=value
 #   deploy/stack.sh topics   create missing topics, list the topics
 #   deploy/stack.sh psql     psql on the project database (extra args go to psql)
 #   deploy/stack.sh crash kafka|postgres   kill -9 the broker / immediate-stop the database
@@ -987,6 +988,25 @@ client_config() {
     return 0
 }
 
+# Passwords for docker-compose.yml, from (or added to) this stack's secrets: KEY=value lines.
+cmd_compose_env() {
+    require_venv
+    ensure_kafka_secrets
+    local principal role name
+    for principal in admin $KAFKA_PRINCIPALS; do
+        name="$(printf '%s' "$principal" | tr 'a-z-' 'A-Z_')"
+        printf 'KAFKA_PASSWORD_%s=%s\n' "$name" "$(cat "$(kafka_password_file "$principal")")"
+    done
+    printf 'PG_PASSWORD_OWNER=%s\n' "$(pg_password)"
+    for role in $("$VENV_PYTHON" "$DEPLOY_DIR/access.py" roles); do
+        ensure_secret "$(pg_password_file "$role")"
+        name="$(printf '%s' "${role#pension_}" | tr '[:lower:]' '[:upper:]')"
+        printf 'PG_PASSWORD_%s=%s\n' "$name" "$(cat "$(pg_password_file "$role")")"
+    done
+    ensure_secret "$PG_SECRETS_DIR/postgres.password"
+    printf 'POSTGRES_PASSWORD=%s\n' "$(cat "$PG_SECRETS_DIR/postgres.password")"
+}
+
 cmd_client_config() {
     [ $# -ge 1 ] || die "usage: stack.sh client-config PRINCIPAL [--tls]"
     client_config "$@"
@@ -1047,6 +1067,7 @@ main() {
     status) cmd_status "$@" ;;
     env) cmd_env "$@" ;;
     client-config) cmd_client_config "$@" ;;
+    compose-env) cmd_compose_env "$@" ;;
     topics) cmd_topics "$@" ;;
     psql) cmd_psql "$@" ;;
     crash) cmd_crash "$@" ;;

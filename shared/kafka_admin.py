@@ -228,12 +228,22 @@ async def describe_acls(admin: AIOKafkaAdminClient) -> set[Acl]:
     return found
 
 
-async def create_acls(admin: AIOKafkaAdminClient, acls: Iterable[Acl]) -> None:
-    creations = [_wire(acl) for acl in sorted(set(acls))]
-    if creations:
-        response = await admin._send_request(_CreateAcls(creations))
-        _raise_for((str(c[1]), r[0], r[1]) for c, r in zip(creations, response.results,
-                                                          strict=True))
+async def create_acls(admin: AIOKafkaAdminClient, acls: Iterable[Acl],
+                      timeout_s: float = 30.0) -> None:
+    """Create the rules and return once the broker enforces them: the controller commits them
+    first, the broker's authorizer applies them from the metadata log a moment later."""
+    wanted = set(acls)
+    creations = [_wire(acl) for acl in sorted(wanted)]
+    if not creations:
+        return
+    response = await admin._send_request(_CreateAcls(creations))
+    _raise_for((str(c[1]), r[0], r[1]) for c, r in zip(creations, response.results, strict=True))
+    deadline = time.monotonic() + timeout_s
+    while not wanted <= await describe_acls(admin):
+        if time.monotonic() > deadline:
+            raise AdminRequestError(f"the broker did not apply {len(wanted)} ACL(s) "
+                                    f"within {timeout_s:g} s")
+        await asyncio.sleep(0.05)
 
 
 async def delete_acls(admin: AIOKafkaAdminClient, acls: Iterable[Acl]) -> None:

@@ -46,11 +46,12 @@ _NAMESPACED = re.compile(r"\At[0-9a-f]{12}\.")
 
 
 @functools.cache
-def client_config(principal: str) -> dict[str, str]:
+def client_config(principal: str, *flags: str) -> dict[str, str]:
     """The KEY=value settings the local stack prints for a principal (its Kafka credentials and,
-    for a service, its DATABASE_URL); the protocol follows KAFKA_SECURITY_PROTOCOL."""
+    for a service, its DATABASE_URL); the protocol follows KAFKA_SECURITY_PROTOCOL or `--tls`."""
     result = subprocess.run(["bash", str(REPO_ROOT / "deploy" / "stack.sh"), "client-config",
-                             principal], capture_output=True, text=True, timeout=60, check=False)
+                             principal, *flags], capture_output=True, text=True, timeout=60,
+                            check=False)
     if result.returncode != 0:
         raise RuntimeError(f"client-config {principal}: {result.stderr.strip()}")
     lines = (line.partition("=") for line in result.stdout.splitlines() if "=" in line)
@@ -316,11 +317,17 @@ def topic_names() -> list[str]:
     return list(declared_topics())
 
 
+def new_schema_namespace() -> str:
+    """A fresh namespace whose schemas (`<service>_<ns>`) are dropped at the end of the session."""
+    namespace = "t" + uuid.uuid4().hex[:12]
+    CREATED_SCHEMA_PATTERNS.append(f"%\\_{namespace}")
+    return namespace
+
+
 async def create_namespace(partitions: int = 3) -> str:
     """A fresh namespace: every project topic as "<ns>.<topic>" (3 partitions), own schemas,
     and the production ACL set (shared/access.py) for these topics and groups."""
-    namespace = "t" + uuid.uuid4().hex[:12]
-    CREATED_SCHEMA_PATTERNS.append(f"%\\_{namespace}")
+    namespace = new_schema_namespace()
     await create_topics([f"{namespace}.{name}" for name in topic_names()], partitions=partitions)
     await add_acls(acls(namespace))
     return namespace

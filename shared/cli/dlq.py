@@ -3,6 +3,12 @@ from (CONTRACTS.md, "Readable or not"; shared/messaging.py `Outbox.dead_letter` 
 
 `show` prints a record's content for the operator, which is the tool's purpose; the log lines of
 `replay` carry positions and topics only, never keys or values (identity numbers stay out of logs).
+
+A replay is audited: it names the operator (the principal the tool authenticated as) and a
+reason, publishes `ops.dlq_replay.performed.v1` on `ops.commands` before sending anything, marks
+each replayed record with `x-replayed-from`, sends only into the topics the dead letter's
+service consumes (shared/access.py; `x-original-topic` is a claim, checked against that set),
+and skips letters an earlier replay already sent unless `--again` is given.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ import argparse
 from dataclasses import dataclass
 from typing import Any, Final
 
+from shared.access import service_topics
+from shared.cli.commands import new_command_id, publish_command
 from shared.cli.common import (
     SERVICES,
     CliEnv,
@@ -22,13 +30,15 @@ from shared.cli.common import (
     render_table,
 )
 from shared.cli.kafka import consumer, producer, read_one, read_to_end, send_all
-from shared.contracts.registry import ENTITY_FIELDS
-from shared.contracts.wire import DeadLetter, read_envelope
+from shared.contracts.ops import DLQ_REPLAY_PERFORMED, DlqReplayPerformed, ReplayedLetter
+from shared.contracts.registry import ENTITY_FIELDS, TOPIC_OPS_COMMANDS
+from shared.contracts.wire import DeadLetter, NotJsonError, loads_strict, read_envelope
 from shared.logging import get_logger
 from shared.messaging import Record
 
 DLQ_HEADERS: Final = ("x-dlq-reason", "x-original-topic", "x-original-partition",
                       "x-original-offset", "x-consumer-group", "x-failed-at")
+REPLAYED_FROM: Final = "x-replayed-from"
 VALUE_CHARS_SHOWN: Final = 2_000
 KEY_CHARS_LISTED: Final = 40
 
@@ -51,15 +61,28 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
     replay = actions.add_parser(
         "replay", parents=[common], help="republish dead letters to their original topic",
-        description="Republish the original key, value and headers (without the x-dlq headers) "
-                    "to x-original-topic with an idempotent producer; one log line per record.",
+        description="Publish ops.dlq_replay.performed.v1 (letters, targets, reason, operator) on "
+                    "ops.commands, then republish each letter's original key, value and headers "
+                    "(without the x-dlq headers, with x-replayed-from) to x-original-topic when "
+                    "the service consumes that topic; one log line per record. Letters an "
+                    "earlier replay sent are skipped unless --again.",
     )
     _service_arg(replay)
     replay.add_argument("position", type=position_arg, nargs="?", metavar="PARTITION:OFFSET")
     replay.add_argument("--all", action="store_true", help="replay every dead letter")
-    replay.add_argument("--dry-run", action="store_true", help="say what would be replayed")
+    replay.add_argument("--reason", type=_reason_arg, metavar="TEXT",
+                        help="why (required unless --dry-run): the fix that makes them readable")
+    replay.add_argument("--again", action="store_true",
+                        help="also send letters that an earlier replay already sent")
+    replay.add_argument("--dry-run", action="store_true", help="show the plan, send nothing")
     replay.add_argument("--timeout-s", type=positive_seconds, default=120)
     replay.set_defaults(run=run_replay)
+
+
+def _reason_arg(text: str) -> str:
+    if not text.strip() or len(text) > 1000:
+        raise argparse.ArgumentTypeError("the reason must be 1-1000 characters")
+    return text
 
 
 def _service_arg(parser: argparse.ArgumentParser) -> None:
@@ -182,57 +205,133 @@ def _print_details(topic: str, details: dict[str, Any], view: DeadLetterView) ->
         print(f"... truncated after {VALUE_CHARS_SHOWN} characters; --full shows all")
 
 
+@dataclass(frozen=True, slots=True)
+class ReplayPlan:
+    """What a replay does with each selected letter."""
+
+    send: list[tuple[DeadLetterView, str]]  # (letter, target topic)
+    done_before: list[DeadLetterView]  # an earlier replay sent it (skipped without --again)
+    refused: list[tuple[DeadLetterView, str]]  # (letter, why it may not be sent)
+
+
 async def run_replay(args: argparse.Namespace, env: CliEnv) -> int:
     if args.all == (args.position is not None):
         raise UsageError("give exactly one of PARTITION:OFFSET or --all")
+    if args.reason is None and not args.dry_run:
+        raise UsageError("a replay needs --reason TEXT (it goes into the audit event)")
     topic = env.topic(f"{args.service}.dlq")
     async with consumer(env.kafka) as kafka:
         if args.all:
             records = [r async for r in read_to_end(kafka, [topic], timeout_s=args.timeout_s)]
         else:
             records = [await read_one(kafka, topic, *args.position, timeout_s=30)]
-    views = [DeadLetterView.of(r) for r in records]
-    unroutable = [v for v in views if not v.dlq.get("x-original-topic")]
-    routable = [v for v in views if v.dlq.get("x-original-topic")]
-    results = [] if args.dry_run else await _republish(env, routable)
-    _print_replay(topic, routable, unroutable, results, args)
-    if unroutable:
-        raise CliError(f"{len(unroutable)} dead letter(s) have no x-original-topic header: "
-                       + ", ".join(v.position for v in unroutable))
+        replayed = await _replayed_before(kafka, env, topic, args.timeout_s)
+    plan = _plan(env, args.service, [DeadLetterView.of(r) for r in records], replayed,
+                 again=args.again)
+    results: list[dict[str, Any]] = []
+    audit: dict[str, Any] | None = None
+    if plan.send and not args.dry_run:
+        audit = await _audit(env, args, topic, plan)
+        results = await _republish(env, plan)
+    _print_replay(topic, plan, audit, results, args)
+    if plan.refused:
+        raise CliError(f"{len(plan.refused)} dead letter(s) may not be replayed: "
+                       + "; ".join(f"{v.position} ({why})" for v, why in plan.refused))
     return 0
 
 
-async def _republish(env: CliEnv, views: list[DeadLetterView]) -> list[dict[str, Any]]:
-    if not views:
-        return []
+async def _replayed_before(kafka: Any, env: CliEnv, dlq_topic: str,
+                           timeout_s: int) -> set[tuple[int, int]]:
+    """Positions on `dlq_topic` that earlier replays sent, from their audit events."""
+    positions: set[tuple[int, int]] = set()
+    async for record in read_to_end(kafka, [env.topic(TOPIC_OPS_COMMANDS)], timeout_s=timeout_s):
+        try:
+            event = loads_strict(record.value or b"")
+        except NotJsonError:
+            continue
+        data = event.get("data") if isinstance(event, dict) else None
+        if event.get("type") != DLQ_REPLAY_PERFORMED or not isinstance(data, dict):
+            continue
+        if data.get("dlq_topic") == dlq_topic:
+            positions |= {(letter["partition"], letter["offset"])
+                          for letter in data.get("letters", []) if isinstance(letter, dict)}
+    return positions
+
+
+def _plan(env: CliEnv, service: str, views: list[DeadLetterView],
+          replayed: set[tuple[int, int]], *, again: bool) -> ReplayPlan:
+    allowed = {env.topic(name) for name in service_topics(service).consumes}
+    plan = ReplayPlan([], [], [])
+    for view in views:
+        target = view.dlq.get("x-original-topic", "")
+        if target not in allowed:
+            why = (f"{target or 'no x-original-topic'} is not a topic {service} consumes")
+            plan.refused.append((view, why))
+        elif (view.record.partition, view.record.offset) in replayed and not again:
+            plan.done_before.append(view)
+        else:
+            plan.send.append((view, target))
+    return plan
+
+
+async def _audit(env: CliEnv, args: argparse.Namespace, dlq_topic: str,
+                 plan: ReplayPlan) -> dict[str, Any]:
+    """The audit event, acknowledged by the broker before the first letter is sent."""
+    letters = [ReplayedLetter(partition=v.record.partition, offset=v.record.offset,
+                              target_topic=target) for v, target in plan.send]
+    data = DlqReplayPerformed(
+        command_id=new_command_id(), service=args.service, dlq_topic=dlq_topic, letters=letters,
+        target_topics=sorted({target for _, target in plan.send}), reason=args.reason,
+        operator=env.kafka.principal, again=args.again)
+    return await publish_command(env, DLQ_REPLAY_PERFORMED, data, args.service)
+
+
+async def _republish(env: CliEnv, plan: ReplayPlan) -> list[dict[str, Any]]:
     log = get_logger("cli.dlq")  # per call: the CLI may reconfigure logging between runs
     async with producer(env.kafka) as kafka:
         acks = await send_all(kafka, [
-            (v.dlq["x-original-topic"], v.record.key, v.record.value or b"", v.original_headers)
-            for v in views
+            (target, v.record.key, v.record.value or b"", _replay_headers(v))
+            for v, target in plan.send
         ])
     results = []
-    for view, ack in zip(views, acks, strict=True):
+    for (view, _), ack in zip(plan.send, acks, strict=True):
         result = {"dlq_topic": view.record.topic, "dlq_partition": view.record.partition,
                   "dlq_offset": view.record.offset, "reason": view.dlq.get("x-dlq-reason"),
                   "target_topic": ack.topic, "target_partition": ack.partition,
-                  "target_offset": ack.offset}
+                  "target_offset": ack.offset, "operator": env.kafka.principal}
         log.info("dlq.replayed", **result)
         results.append(result)
     return results
 
 
-def _print_replay(topic: str, routable: list[DeadLetterView], unroutable: list[DeadLetterView],
+def _replay_headers(view: DeadLetterView) -> list[tuple[str, bytes]]:
+    """The original headers, with where this copy came from (an older mark is replaced)."""
+    origin = f"{view.record.topic}:{view.record.partition}:{view.record.offset}"
+    return [*((n, v) for n, v in view.original_headers if n != REPLAYED_FROM),
+            (REPLAYED_FROM, origin.encode())]
+
+
+def _print_replay(topic: str, plan: ReplayPlan, audit: dict[str, Any] | None,
                   results: list[dict[str, Any]], args: argparse.Namespace) -> None:
     if args.json:
-        print_json({"topic": topic, "dry_run": args.dry_run, "replayed": results,
-                    "would_replay": [v.position for v in routable] if args.dry_run else [],
-                    "unroutable": [v.position for v in unroutable]})
+        print_json({"topic": topic, "dry_run": args.dry_run, "audit": audit,
+                    "replayed": results,
+                    "would_replay": ([f"{v.position} -> {t}" for v, t in plan.send]
+                                     if args.dry_run else []),
+                    "replayed_before": [v.position for v in plan.done_before],
+                    "refused": [v.position for v, _ in plan.refused]})
         return
     verb = "would replay" if args.dry_run else "replayed"
     targets: dict[str, int] = {}
-    for view in routable:
-        target = view.dlq["x-original-topic"]
+    for _, target in plan.send:
         targets[target] = targets.get(target, 0) + 1
-    print(f"{verb} {len(routable)} dead letter(s) from {topic}"
+    print(f"{verb} {len(plan.send)} dead letter(s) from {topic}"
           + "".join(f"\n  -> {t}: {n}" for t, n in sorted(targets.items())))
+    if audit is not None:
+        print(f"audit: {DLQ_REPLAY_PERFORMED} {audit['command_id']} on {audit['topic']} "
+              f"{audit['partition']}:{audit['offset']} by {audit['operator']}")
+    if plan.done_before:
+        print(f"skipped {len(plan.done_before)} already replayed (--again sends them): "
+              + ", ".join(v.position for v in plan.done_before))
+    for view, why in plan.refused:
+        print(f"refused {view.position}: {why}")

@@ -20,6 +20,7 @@ ENTITY_FIELDS: Final[dict[str, str]] = {
     "ops.deadline_check.requested.v1": "command_id",
     "ops.notional_interest.requested.v1": "command_id",
     "ops.command.rejected.v1": "command_id",
+    "ops.dlq_replay.performed.v1": "command_id",  # the operator's audit trail; services skip it
     # published by this system (and consumed by its other services)
     "collection.declaration.registered.v1": "declaration_id",
     "collection.declaration.rejected.v1": "declaration_id",

@@ -26,6 +26,7 @@ from shared.cli.kafka import Lag
 from shared.cli.status import Settling
 from shared.contracts.export import event_models
 from shared.contracts.fields import DeadlineCheckRequested, NotionalInterestRequested
+from shared.contracts.ops import DLQ_REPLAY_PERFORMED
 from shared.contracts.registry import ENTITY_FIELDS
 from shared.contracts.wire import read_envelope
 from shared.http import HealthServer
@@ -187,7 +188,8 @@ async def test_dlq_lists_shows_and_replays_a_dead_letter_to_its_original_topic(
 
     code, out, _ = await cli(capsys, "dlq", "replay", "collection", "--all", "--dry-run")
     assert code == 0
-    assert "would replay 2 dead letter(s)" in out
+    assert "would replay 1 dead letter(s)" in out
+    assert f"skipped 1 already replayed (--again sends them): {text_position}" in out
     code, _, err = await cli(capsys, "dlq", "show", "collection", "0:999999")
     assert code == 1
     assert "no record at 0:999999" in err
@@ -215,13 +217,19 @@ async def _check_show(capsys: pytest.CaptureFixture[str], text_position: str, te
 
 async def _check_replay(capsys: pytest.CaptureFixture[str], namespace: str, position: str,
                         key: bytes, value: bytes) -> None:
-    code, out, err = await cli(capsys, "dlq", "replay", "collection", position)
+    code, _, err = await cli(capsys, "dlq", "replay", "collection", position)
+    assert code == 2
+    assert "--reason" in err
+    code, out, err = await cli(capsys, "dlq", "replay", "collection", position,
+                               "--reason", "parser fixed in 1.4.2")
     assert code == 0
     assert f"replayed 1 dead letter(s) from {namespace}.collection.dlq" in out
+    assert "audit: ops.dlq_replay.performed.v1" in out
     [log_line] = [line for line in err.splitlines() if "dlq.replayed" in line]
     logged = json.loads(log_line)
     assert logged["target_topic"] == f"{namespace}.tax.contribution.declarations"
     assert f"{logged['dlq_partition']}:{logged['dlq_offset']}" == position
+    assert logged["operator"] == "operator"  # the SASL principal the tool ran as
     assert PERSON_ID not in err  # the log names positions, never values
     assert "1501**********0019" not in err
 
@@ -231,7 +239,44 @@ async def _check_replay(capsys: pytest.CaptureFixture[str], namespace: str, posi
     assert record.value == value
     assert record.headers == {"content-type": b"application/cloudevents+json",
                               "traceparent": b"00-0af7651916cd43dd8448eb211c80319c-"
-                                             b"b7ad6b7169203331-01"}
+                                             b"b7ad6b7169203331-01",
+                              "x-replayed-from": f"{namespace}.collection.dlq:{position}".encode()}
+    [audit] = await _replay_audits(namespace, 1)
+    partition, offset = position.split(":")
+    assert audit["data"] | {"command_id": "-"} == {
+        "command_id": "-", "service": "collection", "dlq_topic": f"{namespace}.collection.dlq",
+        "letters": [{"partition": int(partition), "offset": int(offset),
+                     "target_topic": f"{namespace}.tax.contribution.declarations"}],
+        "target_topics": [f"{namespace}.tax.contribution.declarations"],
+        "reason": "parser fixed in 1.4.2", "operator": "operator", "again": False}
+
+    code, out, _ = await cli(capsys, "dlq", "replay", "collection", position, "--reason", "twice")
+    assert (code, "replayed 0 dead letter(s)" in out, "skipped 1 already replayed" in out) == \
+        (0, True, True)
+    code, out, _ = await cli(capsys, "dlq", "replay", "collection", position, "--reason",
+                             "once more on purpose", "--again")
+    assert (code, "replayed 1 dead letter(s)" in out) == (0, True)
+    assert [a["data"]["again"] for a in await _replay_audits(namespace, 2)] == [False, True]
+
+
+async def _replay_audits(namespace: str, count: int) -> list[dict[str, Any]]:
+    commands = await read_topic(
+        f"{namespace}.ops.commands",
+        until=lambda rs: sum(r.event["type"] == DLQ_REPLAY_PERFORMED for r in rs) >= count)
+    return [r.event for r in commands if r.event["type"] == DLQ_REPLAY_PERFORMED]
+
+
+async def test_dlq_replay_refuses_a_target_the_service_does_not_consume(
+        namespace: str, capsys: pytest.CaptureFixture[str]) -> None:
+    forged = f"{namespace}.finance.transfer.settlements"  # collection never reads it
+    await publish(f"{namespace}.collection.dlq", [(b"k", b"{}")],
+                  headers=_dead_letter_headers(forged, 0, 3))
+    code, out, err = await cli(capsys, "dlq", "replay", "collection", "--all", "--reason", "x")
+    assert code == 1
+    assert "replayed 0 dead letter(s)" in out
+    assert f"{forged} is not a topic collection consumes" in err
+    commands = await read_topic(f"{namespace}.ops.commands", until=lambda _: False, timeout_s=3)
+    assert not [r for r in commands if r.event["type"] == DLQ_REPLAY_PERFORMED]
 
 
 # ---- synthetic events that follow CONTRACTS.md (checked against the contract models) ---------

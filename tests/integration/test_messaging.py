@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.access import ADMIN
 from shared.service import Runtime, ServiceSpec
 from tests.integration.probe_service import PROBE_DONE_TYPE, PROBE_TYPE, probe_spec
 from tests.support import (
@@ -23,6 +24,8 @@ from tests.support import (
     committed_lag,
     connect_db,
     create_topics,
+    migrate_for_tests,
+    principal_environ,
     publish,
     random_name,
     read_topic,
@@ -53,6 +56,7 @@ async def new_probe() -> Probe:
     probe = Probe(random_name("probe"), random_name("probe.in"))
     CREATED_SCHEMA_PATTERNS.append(probe.name)
     await create_topics([probe.topic, probe.out, probe.dlq])
+    await migrate_for_tests(probe_spec(probe.name, probe.topic))
     return probe
 
 
@@ -177,7 +181,8 @@ async def test_unreadable_records_are_dead_lettered_with_their_reason(
 
 
 def start_probe_process(probe: Probe, **env: str) -> subprocess.Popen[bytes]:
-    environment = {**os.environ, "PROBE_NAME": probe.name, "PROBE_TOPIC": probe.topic,
+    # The probe is a test's own service: it runs as the super user and the database owner.
+    environment = {**principal_environ(ADMIN), "PROBE_NAME": probe.name, "PROBE_TOPIC": probe.topic,
                    "SCHEDULE_ENABLED": "false", "BATCH_TIMEOUT_MS": "50", **env}
     return subprocess.Popen(
         [sys.executable, "-m", "tests.integration.probe_service"], cwd=REPO, env=environment,

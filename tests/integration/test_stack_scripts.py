@@ -15,8 +15,9 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from shared.access import ADMIN
 from shared.cli.status import http_get
-from tests.support import create_namespace, declared_topics, wait_for
+from tests.support import create_namespace, declared_topics, kafka_options, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("stack_env")]
 
@@ -53,7 +54,7 @@ async def test_every_declared_topic_exists_with_its_partitions_and_size_limit(
     stack_env: dict[str, str],
 ) -> None:
     topics = declared_topics()
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack_env["KAFKA_BOOTSTRAP_SERVERS"])
+    admin = AIOKafkaAdminClient(**kafka_options(ADMIN))
     await admin.start()
     try:
         described = {t["topic"]: t for t in await admin.describe_topics(list(topics))}

@@ -6,6 +6,7 @@ No Docker engine runs on the build machines, so the files are checked by reading
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ def compose() -> dict[str, Any]:
 
 def test_compose_runs_kafka_postgres_and_every_service() -> None:
     services = compose()["services"]
-    assert {"kafka", "kafka-topics", "postgres", *SERVICES} <= set(services)
+    assert {"kafka", "kafka-setup", "postgres", *SERVICES} <= set(services)
     assert services["kafka"]["image"].startswith("apache/kafka:4.1")
     assert services["postgres"]["image"].startswith("postgres:")
 
@@ -49,22 +50,38 @@ def test_each_service_container_runs_an_importable_module() -> None:
         assert importlib.util.find_spec(f"services.{name}.__main__") is not None
 
 
-def test_topics_are_created_from_the_same_list_as_the_local_stack() -> None:
-    topics_job = compose()["services"]["kafka-topics"]
-    assert "./deploy/topics.txt:/topics.txt:ro" in topics_job["volumes"]
-    assert 'max.message.bytes="$$size"' in topics_job["command"][0]
-    assert "size=4259840" in topics_job["command"][0]  # the default when a line names none
-    names = [line.split()[0] for line in (REPO / "deploy" / "topics.txt").read_text().splitlines()
-             if line.strip() and not line.lstrip().startswith("#")]
-    assert "tax.contribution.declarations" in names
-    assert {f"{s}.dlq" for s in SERVICES} <= set(names)
+def test_topics_users_and_acls_come_from_the_same_scripts_as_the_local_stack() -> None:
+    setup = compose()["services"]["kafka-setup"]["command"][0]
+    assert "python deploy/topics.py ensure --file deploy/topics.txt" in setup
+    assert "python deploy/access.py apply --secrets" in setup
+    dockerfile = (REPO / "deploy" / "Dockerfile").read_text()
+    assert "COPY deploy/topics.py deploy/access.py deploy/topics.txt ./deploy/" in dockerfile
+    broker = (REPO / "deploy" / "compose" / "kafka.sh").read_text()
+    for line in ("auto.create.topics.enable=false", "allow.everyone.if.no.acl.found=false",
+                 "super.users=User:admin", "sasl.enabled.mechanisms=SCRAM-SHA-512",
+                 "message.max.bytes=4259840"):
+        assert line in broker
+
+
+def test_each_service_runs_as_its_own_principal_and_role_after_its_migration() -> None:
+    services = compose()["services"]
+    for name in SERVICES:
+        env = services[name]["environment"]
+        assert env["KAFKA_SASL_USERNAME"] == name
+        assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+        assert env["DATABASE_URL"].startswith(f"postgresql://pension_{name}:")
+        migration = services[name]["depends_on"][f"{name}-migrate"]
+        assert migration["condition"] == "service_completed_successfully"
+        assert services[f"{name}-migrate"]["command"][-1] == "migrate"
+        assert services[f"{name}-migrate"]["environment"]["DATABASE_URL"].startswith(
+            "postgresql://pension:")
 
 
 def test_no_password_has_a_default() -> None:
     text = (REPO / "docker-compose.yml").read_text()
-    assert "${POSTGRES_PASSWORD:?" in text
-    assert "auto.create.topics.enable" not in text or "false" in text
-    assert "KAFKA_AUTO_CREATE_TOPICS_ENABLE: \"false\"" in text
+    passwords = re.findall(r"\$\{([A-Z_]*PASSWORD[A-Z_]*)(:.)?", text)
+    assert len(passwords) > 10
+    assert all(operator == ":?" for _, operator in passwords), passwords
 
 
 def test_the_image_installs_time_zone_data_and_does_not_run_as_root() -> None:
