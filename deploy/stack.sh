@@ -53,7 +53,8 @@ KAFKA_CONFIG="$KAFKA_DIR/server.properties"
 KAFKA_LOG_DIR="$KAFKA_DIR/logs"
 KAFKA_READY_TIMEOUT=90
 KAFKA_STOP_TIMEOUT=30
-MAX_MESSAGE_BYTES=4259840 # 4 MiB of record + 64 KiB of batch overhead
+# shellcheck source=deploy/kafka/broker-common.sh
+source "$DEPLOY_DIR/kafka/broker-common.sh"
 # Written at format time: a data dir without it was formatted before authentication existed.
 KAFKA_AUTH_MARKER="$KAFKA_DIR/sasl-scram-sha-512"
 
@@ -303,40 +304,11 @@ controller.listener.names=CONTROLLER
 inter.broker.listener.name=CLIENT
 log.dirs=$KAFKA_DIR/data
 
-# Who connects: SCRAM-SHA-512 users (the broker itself is admin, bootstrapped at format
-# time, KIP-900); the controller listener takes only admin, by SASL/PLAIN, because SCRAM
-# credentials live in the metadata the controller serves.
-sasl.enabled.mechanisms=SCRAM-SHA-512
-sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
-sasl.mechanism.controller.protocol=PLAIN
-listener.name.client.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin_password";
-listener.name.tls.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin_password";
-listener.name.controller.sasl.enabled.mechanisms=PLAIN
-listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$admin_password" user_admin="$admin_password";
 listener.name.tls.ssl.keystore.type=PKCS12
 listener.name.tls.ssl.keystore.location=$TLS_DIR/broker.p12
 listener.name.tls.ssl.keystore.password=$(cat "$TLS_DIR/keystore.password")
 listener.name.tls.ssl.client.auth=none
-
-# What they may do: only what shared/access.py grants (deploy/access.py applies it).
-authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
-super.users=User:admin
-allow.everyone.if.no.acl.found=false
-
-# Topics come from deploy/topics.txt only.
-auto.create.topics.enable=false
-num.partitions=1
-default.replication.factor=1
-min.insync.replicas=1
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-
-# Records up to 4 MiB (+ 64 KiB of batch overhead).
-message.max.bytes=$MAX_MESSAGE_BYTES
+$(broker_common_properties "$admin_password" client tls)
 
 # Lean: 2 cores.
 num.network.threads=2

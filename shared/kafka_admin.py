@@ -93,16 +93,19 @@ class _CreateAclsResponse(Response):  # type: ignore[misc]
     )
 
 
+# One ACL binding on the wire: a CreateAcls creation, a DeleteAcls filter and its matches.
+_ACL_BINDING: Final = (
+    ("resource_type", Int8), ("resource_name", String("utf-8")), ("pattern_type", Int8),
+    ("principal", String("utf-8")), ("host", String("utf-8")), ("operation", Int8),
+    ("permission_type", Int8),
+)
+
+
 class _CreateAclsStruct(RequestStruct):  # type: ignore[misc]
     API_KEY = 30
     API_VERSION = 1
     RESPONSE_TYPE = _CreateAclsResponse
-    SCHEMA = Schema(
-        ("creations", Array(("resource_type", Int8), ("resource_name", String("utf-8")),
-                            ("pattern_type", Int8), ("principal", String("utf-8")),
-                            ("host", String("utf-8")), ("operation", Int8),
-                            ("permission_type", Int8))),
-    )
+    SCHEMA = Schema(("creations", Array(*_ACL_BINDING)))
 
 
 class _CreateAcls(Request[_CreateAclsStruct]):  # type: ignore[misc]
@@ -118,10 +121,7 @@ class _CreateAcls(Request[_CreateAclsStruct]):  # type: ignore[misc]
 _DELETE_FILTER_RESULT: Final = (
     ("error_code", Int16), ("error_message", String("utf-8")),
     ("matching_acls", Array(("error_code", Int16), ("error_message", String("utf-8")),
-                            ("resource_type", Int8), ("resource_name", String("utf-8")),
-                            ("pattern_type", Int8), ("principal", String("utf-8")),
-                            ("host", String("utf-8")), ("operation", Int8),
-                            ("permission_type", Int8))),
+                            *_ACL_BINDING)),
 )
 
 
@@ -135,12 +135,7 @@ class _DeleteAclsStruct(RequestStruct):  # type: ignore[misc]
     API_KEY = 31
     API_VERSION = 1
     RESPONSE_TYPE = _DeleteAclsResponse
-    SCHEMA = Schema(
-        ("filters", Array(("resource_type", Int8), ("resource_name", String("utf-8")),
-                          ("pattern_type", Int8), ("principal", String("utf-8")),
-                          ("host", String("utf-8")), ("operation", Int8),
-                          ("permission_type", Int8))),
-    )
+    SCHEMA = Schema(("filters", Array(*_ACL_BINDING)))
 
 
 class _DeleteAcls(Request[_DeleteAclsStruct]):  # type: ignore[misc]

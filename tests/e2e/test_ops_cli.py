@@ -54,7 +54,7 @@ CE = [("content-type", b"application/cloudevents+json")]
 
 
 @pytest.fixture(autouse=True)
-def _stack(stack_env: dict[str, str]) -> None:
+def _stack(stack_env: None) -> None:
     """Every test here needs the broker (the fixture fails clearly without it)."""
 
 

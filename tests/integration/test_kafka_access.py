@@ -141,10 +141,11 @@ async def test_no_principal_but_admin_creates_topics_or_changes_acls(ns: str) ->
             await admin.close()
 
 
-async def test_a_client_without_credentials_or_with_a_wrong_password_gets_nothing() -> None:
+async def test_a_client_without_credentials_or_with_a_wrong_password_gets_nothing(
+        caplog: pytest.LogCaptureFixture) -> None:
     anonymous = {"bootstrap_servers": client_config(OPERATOR)["KAFKA_BOOTSTRAP_SERVERS"]}
     wrong = {**kafka_options(OPERATOR), "sasl_plain_password": "not-the-password" * 3}
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # refused connections log ERROR
+    caplog.set_level(logging.CRITICAL, logger="aiokafka")  # refused connections log ERROR
     for options in (anonymous, wrong):
         producer = AIOKafkaProducer(**options, request_timeout_ms=3000)
         with pytest.raises(KafkaConnectionError):
@@ -152,7 +153,8 @@ async def test_a_client_without_credentials_or_with_a_wrong_password_gets_nothin
         await producer.stop()
 
 
-async def test_sasl_ssl_with_the_stacks_ca_publishes_and_reads_back(ns: str) -> None:
+async def test_sasl_ssl_with_the_stacks_ca_publishes_and_reads_back(
+        ns: str, caplog: pytest.LogCaptureFixture) -> None:
     tls = client_config(OPERATOR, "--tls")
     assert tls["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
     assert tls["KAFKA_SSL_CAFILE"].endswith("ca.pem")
@@ -162,6 +164,6 @@ async def test_sasl_ssl_with_the_stacks_ca_publishes_and_reads_back(ns: str) -> 
     # The same listener refuses a client that does not trust the stack's CA.
     untrusting = client_options(KafkaAccess.from_mapping(
         {k: v for k, v in tls.items() if k != "KAFKA_SSL_CAFILE"}))
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    caplog.set_level(logging.CRITICAL, logger="aiokafka")
     with pytest.raises(KafkaError):
         await write(untrusting, f"{ns}.ops.commands")

@@ -15,9 +15,9 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from shared.access import ADMIN
+from shared.access import ADMIN, OPERATOR, PRINCIPALS
 from shared.cli.status import http_get
-from tests.support import create_namespace, declared_topics, kafka_options, wait_for
+from tests.support import client_config, create_namespace, declared_topics, kafka_options, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("stack_env")]
 
@@ -50,9 +50,7 @@ def test_second_up_says_already_up_and_changes_nothing() -> None:
     assert "starting" not in result.stdout
 
 
-async def test_every_declared_topic_exists_with_its_partitions_and_size_limit(
-    stack_env: dict[str, str],
-) -> None:
+async def test_every_declared_topic_exists_with_its_partitions_and_size_limit() -> None:
     topics = declared_topics()
     admin = AIOKafkaAdminClient(**kafka_options(ADMIN))
     await admin.start()
@@ -130,3 +128,23 @@ async def test_the_supervisor_restarts_a_service_that_exits_and_says_why(tmp_pat
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert not subprocess.run(["pgrep", "-f", f"services.sh supervise .* {base}"],
                               capture_output=True, check=False).stdout
+
+
+def test_secrets_are_files_only_their_owner_reads_and_client_config_prints_them() -> None:
+    secrets = Path(os.environ.get("PENSION_STATE_DIR") or REPO / ".state") / "secrets"
+    files = sorted(secrets.rglob("*.password"))
+    assert {f.stem for f in files if f.parent.name == "kafka"} == {ADMIN, *PRINCIPALS}
+    for path in [secrets, *(f.parent for f in files)]:
+        assert path.stat().st_mode & 0o777 == 0o700, path
+    for path in files:
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    config = client_config("fund_transfer")
+    assert config["KAFKA_SASL_USERNAME"] == "fund_transfer"
+    assert config["KAFKA_SASL_PASSWORD"] == (secrets / "kafka" / "fund_transfer.password"
+                                             ).read_text()
+    assert config["DATABASE_URL"].startswith("postgresql://pension_fund_transfer:")
+    assert "DATABASE_URL" not in client_config(OPERATOR)
+    unknown = subprocess.run(["bash", str(STACK), "client-config", "nobody"], capture_output=True,
+                             text=True, timeout=60, check=False)
+    assert unknown.returncode == 1
+    assert "no principal 'nobody'" in unknown.stderr

@@ -56,7 +56,9 @@ def test_topics_users_and_acls_come_from_the_same_scripts_as_the_local_stack() -
     assert "python deploy/access.py apply --secrets" in setup
     dockerfile = (REPO / "deploy" / "Dockerfile").read_text()
     assert "COPY deploy/topics.py deploy/access.py deploy/topics.txt ./deploy/" in dockerfile
-    broker = (REPO / "deploy" / "compose" / "kafka.sh").read_text()
+    broker = (REPO / "deploy" / "kafka" / "broker-common.sh").read_text()
+    compose_broker = (REPO / "deploy" / "compose" / "kafka.sh").read_text()
+    assert "source /deploy/broker-common.sh" in compose_broker
     for line in ("auto.create.topics.enable=false", "allow.everyone.if.no.acl.found=false",
                  "super.users=User:admin", "sasl.enabled.mechanisms=SCRAM-SHA-512",
                  "message.max.bytes=4259840"):
