@@ -80,10 +80,6 @@ def database_role(service: str) -> str:
     return f"pension_{service}"
 
 
-def service_topics(service: str) -> ServiceAccess:
-    return SERVICES[service]
-
-
 def writes_of(service: str) -> tuple[str, ...]:
     return (*SERVICES[service].publishes, TOPIC_OPS_COMMANDS, f"{service}.dlq")
 

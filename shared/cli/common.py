@@ -15,10 +15,11 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
+from shared import access
 from shared.kafka_client import KafkaAccess, MissingCredentialsError
 from shared.money import format_yuan
 
-SERVICES: Final = ("collection", "fund_transfer", "occupational_annuity")
+SERVICES: Final = tuple(access.SERVICES)
 _DEFAULT_URLS: Final = {
     "collection": "http://127.0.0.1:8101",
     "fund_transfer": "http://127.0.0.1:8102",

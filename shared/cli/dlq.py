@@ -17,7 +17,9 @@ import argparse
 from dataclasses import dataclass
 from typing import Any, Final
 
-from shared.access import service_topics
+from aiokafka import AIOKafkaConsumer
+
+from shared import access
 from shared.cli.commands import new_command_id, publish_command
 from shared.cli.common import (
     SERVICES,
@@ -240,7 +242,7 @@ async def run_replay(args: argparse.Namespace, env: CliEnv) -> int:
     return 0
 
 
-async def _replayed_before(kafka: Any, env: CliEnv, dlq_topic: str,
+async def _replayed_before(kafka: AIOKafkaConsumer, env: CliEnv, dlq_topic: str,
                            timeout_s: int) -> set[tuple[int, int]]:
     """Positions on `dlq_topic` that earlier replays sent, from their audit events."""
     positions: set[tuple[int, int]] = set()
@@ -249,8 +251,10 @@ async def _replayed_before(kafka: Any, env: CliEnv, dlq_topic: str,
             event = loads_strict(record.value or b"")
         except NotJsonError:
             continue
-        data = event.get("data") if isinstance(event, dict) else None
-        if event.get("type") != DLQ_REPLAY_PERFORMED or not isinstance(data, dict):
+        if not isinstance(event, dict) or event.get("type") != DLQ_REPLAY_PERFORMED:
+            continue
+        data = event.get("data")
+        if not isinstance(data, dict):
             continue
         if data.get("dlq_topic") == dlq_topic:
             positions |= {(letter["partition"], letter["offset"])
@@ -260,7 +264,7 @@ async def _replayed_before(kafka: Any, env: CliEnv, dlq_topic: str,
 
 def _plan(env: CliEnv, service: str, views: list[DeadLetterView],
           replayed: set[tuple[int, int]], *, again: bool) -> ReplayPlan:
-    allowed = {env.topic(name) for name in service_topics(service).consumes}
+    allowed = {env.topic(name) for name in access.SERVICES[service].consumes}
     plan = ReplayPlan([], [], [])
     for view in views:
         target = view.dlq.get("x-original-topic", "")
