@@ -2,9 +2,9 @@
 
 This table is the security model (README, "Security model"); `deploy/access.py` applies it to the
 local broker for `deploy/stack.sh`, and the tests apply the same table to their namespaces, so
-the tests run against exactly these rights. Reads and writes of the services follow their code
-(`ServiceSpec.topics`, the topics of their `Outbox.event` calls; tests/unit/test_access.py keeps
-them equal) and CONTRACTS.md; a principal gets nothing that is not listed here.
+the tests run against exactly these rights. What the services read and write is their flows in
+shared/contracts/topology.py (which their specs and outboxes follow); the partners' and the
+operator's rights are listed here. A principal gets nothing that is not listed.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from shared.contracts import annuity, collection, finance, tax, transfer
+from shared.contracts import topology, transfer
 from shared.contracts.registry import TOPIC_OPS_COMMANDS
 
 ADMIN: Final = "admin"
@@ -21,36 +21,11 @@ OPERATOR: Final = "operator"
 TAX_BUREAU: Final = "tax-bureau"
 FINANCE: Final = "finance"
 HR: Final = "hr"
-TOPIC_HR_EVENTS: Final = "hr.annuity.events"
 
 DATABASE_OWNER: Final = "pension"
 """Owns the database and every schema; runs migrations. No service runs as it."""
 
-
-@dataclass(frozen=True, slots=True)
-class ServiceAccess:
-    consumes: tuple[str, ...]
-    publishes: tuple[str, ...]
-    """Besides these, every service writes `ops.commands` (its scheduled commands and
-    `ops.command.rejected.v1`) and its own `<service>.dlq`."""
-
-
-SERVICES: Final[dict[str, ServiceAccess]] = {
-    "collection": ServiceAccess(
-        consumes=(tax.TOPIC_DECLARATIONS, tax.TOPIC_PAYMENTS, TOPIC_OPS_COMMANDS),
-        publishes=(collection.TOPIC_DECLARATIONS,),
-    ),
-    "fund_transfer": ServiceAccess(
-        consumes=(finance.TOPIC_APPROPRIATIONS, finance.TOPIC_SETTLEMENTS,
-                  transfer.TOPIC_REQUESTS, TOPIC_OPS_COMMANDS),
-        publishes=(transfer.TOPIC_NOTICES, transfer.TOPIC_OBLIGATIONS),
-    ),
-    "occupational_annuity": ServiceAccess(
-        consumes=(collection.TOPIC_DECLARATIONS, transfer.TOPIC_NOTICES, TOPIC_OPS_COMMANDS),
-        publishes=(annuity.TOPIC_LEDGER, transfer.TOPIC_REQUESTS),
-    ),
-}
-
+SERVICES: Final = topology.SERVICES
 PRINCIPALS: Final = (TAX_BUREAU, FINANCE, HR, *SERVICES, OPERATOR)
 """Every SCRAM user besides ADMIN; each has a password of its own and the ACLs below."""
 
@@ -80,13 +55,20 @@ def database_role(service: str) -> str:
     return f"pension_{service}"
 
 
+def reads_of(service: str) -> tuple[str, ...]:
+    return SERVICES[service].consumed_topics
+
+
 def writes_of(service: str) -> tuple[str, ...]:
-    return (*SERVICES[service].publishes, TOPIC_OPS_COMMANDS, f"{service}.dlq")
+    """What its outbox publishes (its scheduled commands and rejections on `ops.commands`
+    included) and its own dead-letter topic."""
+    flows = SERVICES[service]
+    return (*(flow.topic for flow in flows.publishes), flows.dead_letter_topic)
 
 
 def inbound_topics() -> tuple[str, ...]:
     """Every topic some service consumes: where a dead letter may be replayed to."""
-    return tuple(sorted({t for access in SERVICES.values() for t in access.consumes}))
+    return tuple(sorted({t for service in SERVICES for t in reads_of(service)}))
 
 
 def acls(namespace: str = "") -> list[Acl]:
@@ -112,7 +94,7 @@ def acls(namespace: str = "") -> list[Acl]:
         on_topic(FINANCE, "READ", transfer.TOPIC_NOTICES),
         on_topic(FINANCE, "READ", transfer.TOPIC_OBLIGATIONS),
         on_group(FINANCE, "READ", FINANCE),
-        on_topic(HR, "WRITE", TOPIC_HR_EVENTS),
+        on_topic(HR, "WRITE", topology.TOPIC_HR_EVENTS),
         # The operator reads everything (reports, traces, dead letters) without a group,
         # publishes commands, replays dead letters into the topics services consume, and
         # describes the services' groups to show their lag.
@@ -120,8 +102,8 @@ def acls(namespace: str = "") -> list[Acl]:
          else Acl(OPERATOR, "TOPIC", "LITERAL", "*", "READ")),
         *(on_topic(OPERATOR, "WRITE", name) for name in inbound_topics()),
     ]
-    for service, access in SERVICES.items():
-        rules += [on_topic(service, "READ", name) for name in access.consumes]
+    for service in SERVICES:
+        rules += [on_topic(service, "READ", name) for name in reads_of(service)]
         rules += [on_topic(service, "WRITE", name) for name in writes_of(service)]
         rules += [on_group(service, "READ", service), on_group(OPERATOR, "DESCRIBE", service)]
     return sorted(set(rules))

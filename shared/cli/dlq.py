@@ -264,7 +264,7 @@ async def _replayed_before(kafka: AIOKafkaConsumer, env: CliEnv, dlq_topic: str,
 
 def _plan(env: CliEnv, service: str, views: list[DeadLetterView],
           replayed: set[tuple[int, int]], *, again: bool) -> ReplayPlan:
-    allowed = {env.topic(name) for name in access.SERVICES[service].consumes}
+    allowed = {env.topic(name) for name in access.reads_of(service)}
     plan = ReplayPlan([], [], [])
     for view in views:
         target = view.dlq.get("x-original-topic", "")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from shared.contracts import annuity, collection, finance, tax, transfer
+from shared.contracts.ops import DLQ_REPLAY_PERFORMED
 from shared.contracts.registry import (
     COMMAND_REJECTED,
     DEADLINE_CHECK_REQUESTED,
@@ -28,6 +29,7 @@ DEAD_LETTER_REASONS: Final = (
 """CONTRACTS.md "Readable or not": the values of a dead letter's `x-dlq-reason` header."""
 
 FISCAL_ENTITY_PATTERN: Final = r"^[0-9]{6}$"
+TOPIC_HR_EVENTS: Final = "hr.annuity.events"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +79,14 @@ TOPICS: Final[tuple[Topic, ...]] = (
                                   enum=("all", *SERVICE_NAMES)),
           "Operator and scheduler commands (one partition: totally ordered), and their "
           "rejections.",
-          "operators (pension-ops)", (DEADLINE_CHECK_REQUESTED, NOTIONAL_INTEREST_REQUESTED)),
+          "operators (pension-ops)",
+          # The operator tool's own audit trail of replays rides with the commands.
+          (DEADLINE_CHECK_REQUESTED, NOTIONAL_INTEREST_REQUESTED, DLQ_REPLAY_PERFORMED)),
+    # CONTRACTS.md names its events (hr.member.retired.v1, hr.annuity.backcredit.v1); they get
+    # types here once they have contract models and a consumer. The topic and its writer exist.
+    Topic(TOPIC_HR_EVENTS, ENTITY_KEY,
+          "Retirements and back-credits of annuity members, from personnel systems.",
+          "personnel (hr) systems of institutions"),
     Topic(collection.TOPIC_DECLARATIONS, USCC_KEY,
           "Registered and rejected declarations, payments matched to them, overdue employers."),
     Topic(transfer.TOPIC_NOTICES, SOURCE_ENTITY_KEY,
