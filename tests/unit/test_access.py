@@ -6,6 +6,9 @@ against the services' specs and deploy/topics.txt without a broker.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from services.collection.app import spec as collection_spec
@@ -22,8 +25,11 @@ from shared.access import (
     inbound_topics,
     writer_of,
 )
+from shared.db import mutable_tables
 from shared.kafka_client import KafkaAccess, client_options
 from tests.support import topic_names
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_each_service_reads_exactly_the_topics_it_subscribes_to() -> None:
@@ -107,3 +113,36 @@ def test_client_options_carry_the_principal_and_tls_only_with_sasl_ssl() -> None
         "KAFKA_SASL_PASSWORD": "secret", "KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}))
     assert tls["security_protocol"] == "SASL_SSL"
     assert tls["ssl_context"].check_hostname
+
+
+_CHANGES = (
+    re.compile(r"\bUPDATE\s+([a-z_]+)\s+(?:AS\s+[a-z]+\s+)?SET\b"),
+    re.compile(r"\bDELETE\s+FROM\s+([a-z_]+)"),
+    re.compile(r"\bINSERT\s+INTO\s+([a-z_]+)\b(?:(?!INSERT\s+INTO)[\s\S])*?ON\s+CONFLICT[^;\"]*?"
+               r"DO\s+UPDATE"),
+)
+
+
+def _changed_tables(paths: list[Path]) -> dict[str, set[str]]:
+    """Tables the SQL in these files updates or deletes from: privilege -> tables."""
+    found: dict[str, set[str]] = {"UPDATE": set(), "DELETE": set()}
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        for pattern, privilege in zip(_CHANGES, ("UPDATE", "DELETE", "UPDATE"), strict=True):
+            found[privilege] |= set(pattern.findall(text))
+    return found
+
+
+@pytest.mark.parametrize("package", ["shared", *SERVICES])
+def test_every_table_a_service_updates_or_deletes_from_is_granted_to_its_role(
+        package: str) -> None:
+    if package == "shared":
+        sources = [REPO / "shared" / "messaging.py", REPO / "shared" / "service.py"]
+        migrations = "shared.migrations"
+    else:
+        sources = sorted((REPO / "services" / package).rglob("*.py"))
+        migrations = f"services.{package}.migrations"
+    granted = mutable_tables([migrations])
+    for privilege, tables in _changed_tables(sources).items():
+        missing = {t for t in tables if privilege not in granted.get(t, ())}
+        assert not missing, f"{migrations} MUTABLE_TABLES lacks {privilege} on {sorted(missing)}"
