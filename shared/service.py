@@ -104,6 +104,9 @@ class ServiceSpec:
     description: str = ""
     business_gauges: BusinessGauges | None = None
     entity_fields: dict[str, str] = field(default_factory=lambda: ENTITY_FIELDS)
+    # Serves /healthz, /readyz and /metrics on the service's port. A service with pages of its
+    # own (the console) passes a HealthServer that also serves them, on the same port.
+    http_server: Callable[..., HealthServer] = HealthServer
 
     @property
     def migration_packages(self) -> list[str]:
@@ -233,7 +236,7 @@ def _relay_producer(settings: Settings, service: str, request_bytes_max: int,
 async def _start_background(spec: ServiceSpec, runtime: Runtime) -> None:
     assert runtime.relay is not None
     _background(runtime, runtime.relay.run(), "outbox-relay")
-    runtime.health = HealthServer(
+    runtime.health = spec.http_server(
         host=runtime.settings.http_host,
         port=(spec.http_port_default if runtime.settings.http_port is None
               else runtime.settings.http_port),
