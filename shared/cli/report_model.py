@@ -121,6 +121,7 @@ class ReportBuilder:
         self.credited: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.remittances: dict[str, dict[str, Any]] = {}
         self.completed: dict[str, dict[str, Any]] = {}
+        self.overdue: dict[str, dict[str, Any]] = {}
         self.assessed: dict[str, dict[str, Any]] = {}
         self.allocated: dict[str, dict[str, Any]] = {}
 
@@ -151,6 +152,7 @@ class ReportBuilder:
             "annuity.contribution.credited.v1": self._credited,
             "annuity.remittance.requested.v1": self._remittance,
             "annuity.remittance.completed.v1": self._completed,
+            "annuity.remittance.overdue.v1": self._overdue,
             "annuity.interest_topup.assessed.v1": self._assessed,
             "annuity.interest_topup.allocated.v1": self._allocated,
         }.get(event_type)
@@ -190,6 +192,9 @@ class ReportBuilder:
 
     def _completed(self, data: dict[str, Any]) -> None:
         self.completed.setdefault(str(data.get("remittance_id")), data)
+
+    def _overdue(self, data: dict[str, Any]) -> None:
+        self.overdue.setdefault(str(data.get("remittance_id")), data)
 
     def _assessed(self, data: dict[str, Any]) -> None:
         self.assessed.setdefault(str(data.get("assessment_id")), data)
@@ -345,7 +350,7 @@ class ReportBuilder:
     def _annuity(self) -> Section:
         columns = (Column("collected", "money"), Column("notional", "money"),
                    Column("requested", "money"), Column("remitted", "money"),
-                   Column("not_requested", "money"))
+                   Column("not_requested", "money"), Column("overdue", "money"))
         section = Section("annuity", f"Occupational annuity of fee period {self.period} "
                           "(annuity.ledger)", columns, _empty_rows(columns),
                           {c.name: 0 for c in columns})
@@ -354,13 +359,15 @@ class ReportBuilder:
         collected = self._credits_in_period(section)
         requested = self._requests_in_period(section)
         remitted = self._completions_in_period(section)
+        overdue = self._overdue_in_period()
         for entity in sorted(set(collected) | set(requested) | set(remitted)):
             funded, notional = collected.get(entity, (0, 0))
             asked = requested.get(entity, 0)
             unrequested = 0 if entity == REGION else max(funded - asked, 0)
             section.add(entity,
                         {"collected": funded, "notional": notional, "requested": asked,
-                         "remitted": remitted.get(entity, 0), "not_requested": unrequested},
+                         "remitted": remitted.get(entity, 0), "not_requested": unrequested,
+                         "overdue": overdue.get(entity, 0)},
                         f"annuity money of {entity}")
         if section.totals["not_requested"]:
             section.notes.append("not_requested: credited money no deadline check has asked to "
@@ -392,6 +399,15 @@ class ReportBuilder:
             if entity == REGION:
                 section.problems.append(f"remittance {remittance_id} asks the region to remit")
             totals[entity] += _fen(data, "amount")
+        return totals
+
+    def _overdue_in_period(self) -> dict[str, int]:
+        """Requested remittances a deadline check reported overdue and still not completed."""
+        totals: dict[str, int] = defaultdict(int)
+        for remittance_id in set(self.overdue) - set(self.completed):
+            request = self.remittances.get(remittance_id)
+            if request is not None and request.get("fee_period") == self.period:
+                totals[str(request.get("fiscal_entity_code"))] += _fen(request, "amount")
         return totals
 
     def _completions_in_period(self, section: Section) -> dict[str, int]:
