@@ -1,0 +1,64 @@
+"""The console's Chinese wording of the report's sections and columns.
+
+A section or column without a label here (one a later report adds) is shown under its own name,
+so a new section of shared/cli/report_model.py appears on the overview without a change here.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+SECTIONS: Final[dict[str, str]] = {
+    "collection": "社会保险费征收（按费款所属期）",
+    "subsidies": "地方财政补助上划自治区财政专户",
+    "annuity": "职业年金归集与上划",
+    "topups": "职业年金补息（投资运营前，全部所属期）",
+}
+
+COLUMNS: Final[dict[str, str]] = {
+    "registered": "已登记申报",
+    "rejected": "被拒申报",
+    "amount_due": "应缴金额",
+    "amount_paid": "已缴金额",
+    "late_fees": "滞纳金",
+    "outstanding": "欠缴金额",
+    "obligations": "上划义务",
+    "due": "应上划",
+    "settled": "已上划",
+    "short": "短缺",
+    "excess": "多划",
+    "open": "未到期未结清",
+    "collected": "已归集",
+    "notional": "记账部分",
+    "requested": "已申请上划",
+    "remitted": "已上划",
+    "not_requested": "未申请上划",
+    "overdue": "逾期未上划",
+    "assessments": "核定笔数",
+    "assessed": "核定补息",
+    "allocated": "已分配",
+    "awaiting_funding": "待拨付",
+}
+
+SERVICES: Final[dict[str, str]] = {
+    "collection": "征收服务 collection",
+    "fund_transfer": "资金上划服务 fund_transfer",
+    "occupational_annuity": "职业年金服务 occupational_annuity",
+}
+
+DEAD_LETTER_REASONS: Final[dict[str, str]] = {
+    "NOT_JSON": "不是 JSON",
+    "NOT_CLOUDEVENT": "不是 CloudEvent",
+    "UNKNOWN_TYPE": "未知事件类型",
+    "NO_ENTITY_ID": "缺少实体编号",
+    "EMPTY_VALUE": "空记录",
+    "TOO_LARGE": "记录过大",
+}
+
+
+def section(key: str, fallback: str) -> str:
+    return SECTIONS.get(key, fallback)
+
+
+def column(name: str) -> str:
+    return COLUMNS.get(name, name)

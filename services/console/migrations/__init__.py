@@ -1,0 +1,1 @@
+"""Numbered, forward-only SQL migrations of the console's read model."""
