@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The three services as supervised background processes on this machine, against the local stack.
+# The three services and the operators' console as supervised background processes on this
+# machine, against the local stack.
 #   deploy/services.sh up       start those not running (each under its supervisor, which
 #                               restarts it when it exits); wait until each answers /readyz
 #   deploy/services.sh down     stop each supervisor: it SIGTERMs its service (the batch in hand
@@ -22,7 +23,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 STATE_DIR="$(realpath -m "${PENSION_SERVICES_DIR:-${PENSION_STATE_DIR:-.state}/services}")"
 PORT_BASE="${PENSION_SERVICES_PORT_BASE:-8101}"
 SERVICES=(collection:"$PORT_BASE" fund_transfer:"$((PORT_BASE + 1))"
-    occupational_annuity:"$((PORT_BASE + 2))")
+    occupational_annuity:"$((PORT_BASE + 2))" console:"$((PORT_BASE + 3))")
+# The console reads its password and session key from the files deploy/stack.sh up makes.
+SECRETS_DIR="$(realpath -m "${PENSION_STATE_DIR:-.state}/secrets")"
+export CONSOLE_PASSWORD_FILE="${CONSOLE_PASSWORD_FILE:-$SECRETS_DIR/console.password}"
+export CONSOLE_SESSION_KEY_FILE="${CONSOLE_SESSION_KEY_FILE:-$SECRETS_DIR/console-session.key}"
+# ... and shows the health of the services of this set.
+export PENSION_COLLECTION_URL="http://127.0.0.1:$PORT_BASE"
+export PENSION_FUND_TRANSFER_URL="http://127.0.0.1:$((PORT_BASE + 1))"
+export PENSION_OCCUPATIONAL_ANNUITY_URL="http://127.0.0.1:$((PORT_BASE + 2))"
 READY_TIMEOUT_S=90
 STOP_TIMEOUT_S=40
 BACKOFF_S_MAX=60

@@ -23,6 +23,8 @@
 #   deploy/stack.sh compose-env   the passwords docker-compose.yml needs, KEY=value
 #   deploy/stack.sh topics   create missing topics, list the topics
 #   deploy/stack.sh psql     psql on the project database (extra args go to psql)
+#   (up also makes the console's password, $PENSION_STATE_DIR/secrets/console.password,
+#   and the key signing its sessions, both mode 600: deploy/services.sh passes their paths)
 #   deploy/stack.sh crash kafka|postgres   kill -9 the broker / immediate-stop the database
 #                            (fault tests); `up` restarts it
 #
@@ -73,6 +75,9 @@ PG_DATADIR_FILE="$STATE_DIR/pg-datadir"
 PG_FALLBACK_ROOT=/var/tmp/pension-streams-pg
 
 STARTED_FILE="$STATE_DIR/started-by-us"
+# The operators' console (services/console): its password and the key signing its sessions.
+CONSOLE_PASSWORD_FILE="$SECRETS_DIR/console.password"
+CONSOLE_SESSION_KEY_FILE="$SECRETS_DIR/console-session.key"
 TOPICS_FILE="$DEPLOY_DIR/topics.txt"
 VENV_PYTHON="$REPO_DIR/.venv/bin/python"
 
@@ -826,6 +831,8 @@ cmd_up() {
     clean_stale_kafka_pid
     require_venv
     kafka_external || refuse_plaintext_state
+    ensure_secret "$CONSOLE_PASSWORD_FILE"
+    ensure_secret "$CONSOLE_SESSION_KEY_FILE"
     trap rollback_failed_up EXIT
 
     local kafka_up=no pg_up=no

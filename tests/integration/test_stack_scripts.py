@@ -81,16 +81,16 @@ async def test_every_declared_topic_exists_with_its_partitions_and_size_limit() 
 
 
 def _free_port_base() -> int:
-    """Three consecutive free ports on 127.0.0.1 (bounded search)."""
-    for base in random.sample(range(20_000, 30_000, 3), 50):
+    """Four consecutive free ports on 127.0.0.1 (bounded search): three services, the console."""
+    for base in random.sample(range(20_000, 30_000, 4), 50):
         with contextlib.ExitStack() as sockets:
             try:
-                for port in range(base, base + 3):
+                for port in range(base, base + 4):
                     sockets.enter_context(socket.socket()).bind(("127.0.0.1", port))
             except OSError:
                 continue
             return base
-    raise AssertionError("no three free ports")
+    raise AssertionError("no four free ports")
 
 
 async def test_the_supervisor_restarts_a_service_that_exits_and_says_why(tmp_path: Path) -> None:
