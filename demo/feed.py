@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Any, Final
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -38,6 +38,7 @@ from demo.generate import DemoMonth, FeedConfig, generate_month
 from shared.access import FINANCE, OPERATOR, PRINCIPALS, writer_of
 from shared.cli.common import CliEnv, CliError, UsageError, period_arg, print_json
 from shared.cli.kafka import consumer, partitions_of, producer
+from shared.cli.progress import Progress
 from shared.cli.status import wait_idle
 from shared.clock import SHANGHAI
 from shared.contracts.wire import NotJsonError, loads_strict
@@ -47,31 +48,6 @@ from shared.money import MoneyFormatError, parse_yuan
 SEND_CHUNK: Final = 1_000
 NOTICES_TOPIC: Final = "transfer.notices"
 NOTICE_GRACE_S: Final = 15  # after the services went idle, notices are already published
-BAR_WIDTH: Final = 30
-
-
-class Progress:
-    """`[#####     ] 52% declarations 1560/3000` on stderr: redrawn on a terminal, otherwise a
-    line per tenth so a CI log stays short."""
-
-    def __init__(self, label: str, total: int, stream: TextIO | None = None) -> None:
-        self.label, self.total, self.done = label, total, 0
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self._last_tenth = -1
-
-    def advance(self, count: int) -> None:
-        self.done += count
-        percent = 100 * self.done // self.total if self.total else 100
-        filled = BAR_WIDTH * percent // 100
-        line = (f"[{'#' * filled}{' ' * (BAR_WIDTH - filled)}] {percent:3d}% "
-                f"{self.label} {self.done}/{self.total}")
-        if self.tty:
-            self.stream.write("\r" + line + ("\n" if self.done >= self.total else ""))
-        elif percent // 10 != self._last_tenth:
-            self._last_tenth = percent // 10
-            self.stream.write(line + "\n")
-        self.stream.flush()
 
 
 def note(text: str) -> None:

@@ -2,15 +2,18 @@
 
 Commands: status, wait-idle, dlq (list | show | replay), report, trace, check-deadlines,
 notional-interest. Settings come from the environment: KAFKA_BOOTSTRAP_SERVERS, NAMESPACE
-(optional topic prefix, as the services use it) and PENSION_<SERVICE>_URL for health checks.
+(optional topic prefix, as the services use it) and PENSION_<SERVICE>_URL for health checks;
+without KAFKA_BOOTSTRAP_SERVERS, the local stack's own (shared/cli/local_stack.py).
 
-Exit codes: 0 success, 2 usage error, 1 failure (with one line on stderr).
+Exit codes: 0 success, 2 usage error, 1 failure (with one line on stderr), 3 `status` found a
+problem, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import os
 import sys
 from collections.abc import Sequence
@@ -24,6 +27,7 @@ from shared.logging import configure_logging
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,10 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pension-ops",
         description="Operate pension-streams: health and lag, dead letters, monthly report, "
                     "declaration trace, deadline checks.",
-        epilog="Environment: KAFKA_BOOTSTRAP_SERVERS (required for every command), NAMESPACE "
-               "(topic prefix '<ns>.'), PENSION_COLLECTION_URL, PENSION_FUND_TRANSFER_URL, "
-               "PENSION_OCCUPATIONAL_ANNUITY_URL (default http://127.0.0.1:8101..8103).",
+        epilog="Environment: KAFKA_BOOTSTRAP_SERVERS (default: the local stack's, read from "
+               "its state dir, .state or PENSION_STATE_DIR), NAMESPACE (topic prefix '<ns>.'), "
+               "PENSION_COLLECTION_URL, PENSION_FUND_TRANSFER_URL, "
+               "PENSION_OCCUPATIONAL_ANNUITY_URL, PENSION_CONSOLE_URL (default "
+               "http://127.0.0.1:8101..8104).",
     )
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {importlib.metadata.version('pension-streams')}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print JSON for scripts")
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -65,8 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pension-ops: error: {_one_line(error)}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        print("pension-ops: interrupted", file=sys.stderr)
-        return EXIT_FAILURE
+        print("\npension-ops: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def _one_line(error: BaseException) -> str:

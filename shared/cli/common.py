@@ -16,14 +16,17 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from shared import access
+from shared.cli.local_stack import local_settings, state_dir
 from shared.kafka_client import KafkaAccess, MissingCredentialsError
 from shared.money import format_yuan
 
 SERVICES: Final = tuple(access.SERVICES)
+CONSOLE: Final = "console"
 _DEFAULT_URLS: Final = {
     "collection": "http://127.0.0.1:8101",
     "fund_transfer": "http://127.0.0.1:8102",
     "occupational_annuity": "http://127.0.0.1:8103",
+    CONSOLE: "http://127.0.0.1:8104",
 }
 # The same rule as shared/settings.py `Settings.namespace`.
 _NAMESPACE_PATTERN: Final = re.compile(r"\A([a-z][a-z0-9]{0,20})?\Z", re.ASCII)
@@ -42,7 +45,9 @@ class UsageError(CliError):
 
 @dataclass(frozen=True, slots=True)
 class CliEnv:
-    """Settings of the operator tool, read from the environment (never from files)."""
+    """Settings of the operator tool: the environment's, else the local stack's (local_stack.py).
+
+    `service_urls` also names the console (`PENSION_CONSOLE_URL`)."""
 
     kafka_access: KafkaAccess | None
     namespace: str
@@ -51,6 +56,7 @@ class CliEnv:
     @staticmethod
     def from_environ(environ: Mapping[str, str] | None = None) -> CliEnv:
         environ = os.environ if environ is None else environ
+        environ = {**local_settings(environ), **environ}
         namespace = environ.get("NAMESPACE", "")
         if not _NAMESPACE_PATTERN.match(namespace):
             raise CliError(f"NAMESPACE must match [a-z][a-z0-9]{{0,20}}, got {namespace!r}")
@@ -70,7 +76,9 @@ class CliEnv:
     def kafka(self) -> KafkaAccess:
         """The operator's principal: every command connects as it, and replays name it."""
         if self.kafka_access is None:
-            raise CliError('KAFKA_BOOTSTRAP_SERVERS is not set: eval "$(bash deploy/stack.sh env)"')
+            raise CliError("KAFKA_BOOTSTRAP_SERVERS is not set and no local stack was found in "
+                           f"{state_dir(os.environ)} (run `make up` there, or set "
+                           "PENSION_STATE_DIR or KAFKA_BOOTSTRAP_SERVERS)")
         try:
             self.kafka_access.credentials()
         except MissingCredentialsError as error:

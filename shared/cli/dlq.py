@@ -32,6 +32,7 @@ from shared.cli.common import (
     render_table,
 )
 from shared.cli.kafka import consumer, producer, read_one, read_to_end, send_all
+from shared.cli.progress import for_operator
 from shared.contracts.ops import DLQ_REPLAY_PERFORMED, DlqReplayPerformed, ReplayedLetter
 from shared.contracts.registry import ENTITY_FIELDS, TOPIC_OPS_COMMANDS
 from shared.contracts.wire import DeadLetter, NotJsonError, loads_strict, read_envelope
@@ -142,8 +143,9 @@ def diagnose(raw: bytes | None) -> str:
 async def run_list(args: argparse.Namespace, env: CliEnv) -> int:
     topic = env.topic(f"{args.service}.dlq")
     async with consumer(env.kafka) as kafka:
-        views = [DeadLetterView.of(r)
-                 async for r in read_to_end(kafka, [topic], timeout_s=args.timeout_s)]
+        views = [DeadLetterView.of(r) async for r in read_to_end(
+            kafka, [topic], timeout_s=args.timeout_s,
+            progress=for_operator("dead letters read", args.json))]
     if args.json:
         print_json({"topic": topic, "dead_letters": [_summary(v) for v in views]})
         return 0

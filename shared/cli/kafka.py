@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.cli.common import CliError
+from shared.cli.progress import Progress
 from shared.kafka_client import KafkaAccess, client_options
 from shared.messaging import Record
 
@@ -77,14 +78,20 @@ async def partitions_of(client: AIOKafkaConsumer, topic: str) -> list[TopicParti
 
 
 async def read_to_end(
-    client: AIOKafkaConsumer, topics: Sequence[str], *, timeout_s: int
+    client: AIOKafkaConsumer, topics: Sequence[str], *, timeout_s: int,
+    progress: Progress | None = None,
 ) -> AsyncIterator[Record]:
-    """Every record of `topics` from the beginning up to the end offsets seen at the start."""
+    """Every record of `topics` from the beginning up to the end offsets seen at the start;
+    `progress` counts the records read against the offsets to read."""
     partitions = [tp for topic in topics for tp in await partitions_of(client, topic)]
     ends = await client.end_offsets(partitions)
     begins = await client.beginning_offsets(partitions)
     pending = {tp for tp in partitions if ends[tp] > begins[tp]}
+    if progress is not None:
+        progress.total, progress.done = sum(ends[tp] - begins[tp] for tp in pending), 0
     if not pending:
+        if progress is not None:
+            progress.finish()
         return
     client.assign(sorted(pending))
     await client.seek_to_beginning(*pending)
@@ -97,10 +104,14 @@ async def read_to_end(
             for raw in records:
                 if raw.offset < ends[tp]:
                     yield Record.of(raw)
+            if progress is not None:
+                progress.advance(len(records))
         # Position, not the last offset seen: transaction markers and compaction leave gaps.
         for tp in list(pending):
             if await client.position(tp) >= ends[tp]:
                 pending.discard(tp)
+    if progress is not None:
+        progress.finish()
 
 
 async def read_one(client: AIOKafkaConsumer, topic: str, partition: int, offset: int,

@@ -12,6 +12,7 @@ from typing import Any, Final
 from shared.cli.common import CliEnv, period_arg, positive_seconds, print_json, render_table, yuan
 from shared.cli.entities import FISCAL_ENTITIES
 from shared.cli.kafka import consumer, read_to_end
+from shared.cli.progress import Progress, for_operator
 from shared.cli.report_model import Report, ReportBuilder, Section
 from shared.contracts.wire import NotJsonError, loads_strict
 
@@ -34,11 +35,13 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     report.set_defaults(run=run_report)
 
 
-async def build_report(env: CliEnv, period: str, timeout_s: int) -> Report:
+async def build_report(env: CliEnv, period: str, timeout_s: int, *,
+                       as_json: bool = True) -> Report:
     builder = ReportBuilder(period)
     async with consumer(env.kafka) as kafka:
         topics = [env.topic(t) for t in REPORT_TOPICS]
-        async for record in read_to_end(kafka, topics, timeout_s=timeout_s):
+        progress = for_operator("events read", as_json)
+        async for record in read_to_end(kafka, topics, timeout_s=timeout_s, progress=progress):
             try:
                 event = loads_strict(record.value or b"")
             except NotJsonError:
@@ -47,15 +50,17 @@ async def build_report(env: CliEnv, period: str, timeout_s: int) -> Report:
             builder.add(env.base_topic(record.topic), record.offset, event)
         missing = builder.unattributed_rejections()
         if missing:
-            await _read_declared(kafka, env, builder, missing, timeout_s)
+            await _read_declared(kafka, env, builder, missing, timeout_s,
+                                 progress=for_operator("declarations read", as_json))
     return builder.build()
 
 
 async def _read_declared(kafka: Any, env: CliEnv, builder: ReportBuilder, ids: set[str],
-                         timeout_s: int) -> None:
+                         timeout_s: int, *, progress: Progress | None) -> None:
     """Place rejections that do not name their period by the declaration that was rejected."""
     needles = [i.encode() for i in ids]
-    async for record in read_to_end(kafka, [env.topic(DECLARATIONS_TOPIC)], timeout_s=timeout_s):
+    async for record in read_to_end(kafka, [env.topic(DECLARATIONS_TOPIC)], timeout_s=timeout_s,
+                                    progress=progress):
         value = record.value or b""
         if not any(needle in value for needle in needles):  # cheap before a full parse
             continue
@@ -69,7 +74,7 @@ async def _read_declared(kafka: Any, env: CliEnv, builder: ReportBuilder, ids: s
 
 
 async def run_report(args: argparse.Namespace, env: CliEnv) -> int:
-    report = await build_report(env, args.period, args.timeout_s)
+    report = await build_report(env, args.period, args.timeout_s, as_json=args.json)
     if args.json:
         print_json(report_json(report))
     else:

@@ -12,7 +12,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
-from shared.cli.common import SERVICES, CliEnv, CliError, positive_seconds, print_json, render_table
+from shared.cli.common import (
+    CONSOLE,
+    SERVICES,
+    CliEnv,
+    CliError,
+    positive_seconds,
+    print_json,
+    render_table,
+)
 from shared.cli.kafka import Lag, LagProbe, lag_probe
 
 HTTP_TIMEOUT_S: Final = 2.0
@@ -28,14 +36,26 @@ SERVICE_INPUTS: Final[dict[str, tuple[str, ...]]] = {
                       "transfer.requests", "ops.commands"),
     "occupational_annuity": ("collection.declarations", "transfer.notices", "ops.commands"),
 }
+# The console's read model (services/console/domain.py CONSUMED_TOPICS): its lag is how far the
+# pages are behind the topics.
+CONSOLE_INPUTS: Final = ("collection.declarations", "transfer.obligations", "transfer.notices",
+                         "annuity.ledger", "tax.contribution.declarations",
+                         "tax.contribution.payments")
+LAG_MAX_DEFAULT: Final = 1_000
+EXIT_UNHEALTHY: Final = 3
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
     status = commands.add_parser(
         "status", parents=[common], help="services' health and readiness, consumer lag",
-        description="GET /healthz and /readyz of each service (2 s timeout; `down` when "
-                    "unreachable) and each consumer group's lag per topic.",
+        description="GET /healthz and /readyz of each service and of the console (2 s timeout; "
+                    "`down` when unreachable) and each consumer group's lag per topic. Exit 3 "
+                    "when anything is down, not ready (a halted consumer is not ready) or "
+                    "lagging by more than --lag-max records on a topic.",
     )
+    status.add_argument("--lag-max", type=_records, default=LAG_MAX_DEFAULT, metavar="RECORDS",
+                        help=f"a group lagging by more on one topic is a problem "
+                             f"(default {LAG_MAX_DEFAULT})")
     status.set_defaults(run=run_status)
     idle = commands.add_parser(
         "wait-idle", parents=[common], help="wait until every consumer group has lag 0",
@@ -118,20 +138,42 @@ def _readiness(body: bytes) -> tuple[dict[str, Any], dict[str, int | float] | No
     return checks, details
 
 
+def _records(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or len(text) > 12:
+        raise argparse.ArgumentTypeError(f"records must be a non-negative integer, got {text!r}")
+    return int(text)
+
+
 def group_topics(env: CliEnv) -> dict[str, Sequence[str]]:
     return {env.group(service): [env.topic(t) for t in SERVICE_INPUTS[service]]
             for service in SERVICES}
 
 
+def problems_of(health: Sequence[Health], lags: Sequence[Lag], lag_max: int) -> list[str]:
+    """What makes `status` exit 3: down, unhealthy, not ready (halted), lagging past lag_max."""
+    problems = [f"{h.service} {h.healthz}" for h in health if h.healthz != "up"]
+    problems += [f"{h.service} {h.readyz}" + (f": {', '.join(h.failing_checks)}"
+                                              if h.failing_checks else "")
+                 for h in health if h.readyz != "ready" and h.healthz == "up"]
+    problems += [f"{lag.group} lags {lag.lag} records on {lag.topic} (more than {lag_max})"
+                 for lag in lags if lag.lag > lag_max]
+    return problems
+
+
 async def run_status(args: argparse.Namespace, env: CliEnv) -> int:
-    health = await asyncio.gather(*(service_health(s, env.service_urls[s]) for s in SERVICES))
+    targets = (*SERVICES, CONSOLE)
+    health = await asyncio.gather(*(service_health(s, env.service_urls[s]) for s in targets))
     async with lag_probe(env.kafka) as probe:
-        lags = await probe.lags(group_topics(env))
+        lags = await probe.lags({**group_topics(env),
+                                 env.group(CONSOLE): [env.topic(t) for t in CONSOLE_INPUTS]})
+    problems = problems_of(health, lags, args.lag_max)
+    code = EXIT_UNHEALTHY if problems else 0
     if args.json:
         print_json({"services": [asdict(h) for h in health],
                     "lag": [asdict(lag) for lag in lags],
-                    "total_lag": sum(lag.lag for lag in lags)})
-        return 0
+                    "total_lag": sum(lag.lag for lag in lags),
+                    "healthy": not problems, "problems": problems})
+        return code
     print("Services")
     print(render_table(
         ["service", "healthz", "readyz", "url"],
@@ -143,7 +185,10 @@ async def run_status(args: argparse.Namespace, env: CliEnv) -> int:
     print(outbox_table(health))
     print()
     print(lag_table(lags))
-    return 0
+    print()
+    print("All up, ready and within the lag limit." if not problems else
+          f"{len(problems)} problem(s): " + "; ".join(problems))
+    return code
 
 
 def outbox_table(health: Sequence[Health]) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from shared.cli.common import CliEnv, positive_seconds, print_json, render_table
 from shared.cli.kafka import consumer, read_to_end
+from shared.cli.progress import for_operator
 from shared.clock import SHANGHAI
 from shared.contracts.wire import NotJsonError, loads_strict
 
@@ -74,12 +75,14 @@ def order(events: list[Traced]) -> list[Traced]:
     return sorted(events, key=lambda e: (e.time, e.offset, e.topic, e.partition))
 
 
-async def collect(env: CliEnv, declaration_id: str, timeout_s: int) -> list[Traced]:
+async def collect(env: CliEnv, declaration_id: str, timeout_s: int, *,
+                  as_json: bool = True) -> list[Traced]:
     needle = declaration_id.encode()
     found: list[Traced] = []
     async with consumer(env.kafka) as kafka:
         topics = [env.topic(t) for t in TRACE_TOPICS]
-        async for record in read_to_end(kafka, topics, timeout_s=timeout_s):
+        async for record in read_to_end(kafka, topics, timeout_s=timeout_s,
+                                        progress=for_operator("events searched", as_json)):
             # A bytes search first: parsing every declaration of a topic to find one is slow.
             if record.value is None or needle not in record.value:
                 continue
@@ -95,7 +98,7 @@ async def collect(env: CliEnv, declaration_id: str, timeout_s: int) -> list[Trac
 
 
 async def run_trace(args: argparse.Namespace, env: CliEnv) -> int:
-    events = await collect(env, args.declaration_id, args.timeout_s)
+    events = await collect(env, args.declaration_id, args.timeout_s, as_json=args.json)
     if args.json:
         print_json({"declaration_id": args.declaration_id,
                     "events": [e.as_json() for e in events]})

@@ -91,7 +91,9 @@ async def test_the_console_script_helps_rejects_bad_usage_with_2_and_fails_with_
                  ["check-deadlines", "--as-of", "2025-02-30"], ["dlq", "list", "billing"],
                  ["dlq", "replay", "collection"], []):
         assert pension_ops(*args).returncode == 2, args
-    no_broker = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
+    # No broker in the environment and no local stack in the state dir named.
+    no_broker = {**{k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"},
+                 "PENSION_STATE_DIR": "/nonexistent/pension-state"}
     failed = pension_ops("status", env=no_broker)
     assert failed.returncode == 1
     assert failed.stderr.strip().count("\n") == 0
@@ -518,6 +520,7 @@ async def _publish_ledger_events(namespace: str) -> None:
                 contract_event(event_type, data, source="/occupational_annuity"))
 
     remittance = remittance_id("150100", "2025-03", 0)
+    late = remittance_id("150200", "2025-03", 0)  # reported overdue, never completed
     topup = assessed("150200", "2018-06", [1200, 34])
     await publish(f"{namespace}.annuity.ledger", [
         event("annuity.contribution.credited.v1", credited("D7", "150100", 40_000, 80_000, 0)),
@@ -533,6 +536,13 @@ async def _publish_ledger_events(namespace: str) -> None:
             "remittance_id": remittance, "fiscal_entity_code": "150100", "fee_period": "2025-03",
             "notice_id": notice_id_for_request(remittance, 0), "amount": "1400.00",
             "value_date": "2025-04-10", "on_time": True}),
+        event("annuity.remittance.requested.v1", {
+            "remittance_id": late, "fiscal_entity_code": "150200", "fee_period": "2025-03",
+            "sequence": 0, "amount": "500.00", "requested_on": "2025-04-06",
+            "due_on": "2025-04-15", "rule_version": "test"}),
+        event("annuity.remittance.overdue.v1", {
+            "remittance_id": late, "fiscal_entity_code": "150200", "fee_period": "2025-03",
+            "amount": "500.00", "due_on": "2025-04-15", "as_of": "2025-04-16"}),
         event("annuity.interest_topup.assessed.v1", topup),
         event("annuity.interest_topup.allocated.v1", {
             "assessment_id": topup["assessment_id"], "fiscal_entity_code": "150200",
@@ -569,8 +579,8 @@ async def test_report_totals_are_the_sums_of_the_published_events_and_reconcile(
                                    "excess": "1000.00", "open": "50000.00"}
     annuity, topups = report["sections"]["annuity"], report["sections"]["topups"]
     assert annuity["totals"] == {"collected": "1700.00", "notional": "400.00",
-                                 "requested": "1400.00", "remitted": "1400.00",
-                                 "not_requested": "0.00"}
+                                 "requested": "1900.00", "remitted": "1400.00",
+                                 "not_requested": "0.00", "overdue": "500.00"}
     assert _row(annuity, "150000")["collected"] == "300.00"  # the region remits nothing
     assert topups["totals"] == {"assessments": 2, "assessed": "17.34", "allocated": "12.34",
                                 "awaiting_funding": "5.00"}
@@ -652,22 +662,32 @@ async def test_status_shows_health_and_a_groups_lag_and_wait_idle_waits_for_it(
     monkeypatch.setenv("PENSION_FUND_TRANSFER_URL", f"http://127.0.0.1:{_unused_port()}")
     monkeypatch.setenv("PENSION_OCCUPATIONAL_ANNUITY_URL", f"http://127.0.0.1:{unready.port}")
     try:
+        monkeypatch.setenv("PENSION_CONSOLE_URL", f"http://127.0.0.1:{healthy.port}")
         code, out, _ = await cli(capsys, "status", "--json")
-        assert code == 0
+        assert code == 3  # a service down, one not ready
         status = json.loads(out)
         health = {s["service"]: (s["healthz"], s["readyz"]) for s in status["services"]}
         assert health == {"collection": ("up", "ready"), "fund_transfer": ("down", "down"),
-                          "occupational_annuity": ("up", "not ready (503)")}
+                          "occupational_annuity": ("up", "not ready (503)"),
+                          "console": ("up", "ready")}
+        assert status["healthy"] is False
+        assert "fund_transfer down" in status["problems"]
+        assert "occupational_annuity not ready (503): database" in status["problems"]
         lags = {(lag["group"], lag["topic"]): lag for lag in status["lag"]}
         assert lags[(f"collection_{namespace}", topic)]["lag"] == 2
         assert lags[(f"collection_{namespace}", topic)]["committed"] is True
-        assert status["total_lag"] == 2
+        # The console's group never committed here: it lags by the 3 payments too.
+        assert lags[(f"console_{namespace}", topic)] == {
+            "group": f"console_{namespace}", "topic": topic, "lag": 3, "committed": False}
+        assert status["total_lag"] == 5
         outbox = {s["service"]: s["outbox"] for s in status["services"]}
         assert outbox["collection"] == {"outbox_pending": 4, "outbox_set_aside": 2,
                                         "outbox_oldest_unpublished_s": 7.5}
         assert outbox["fund_transfer"] is None
         code, out, _ = await cli(capsys, "status")
+        assert code == 3
         assert "not ready (503): database" in out
+        assert "2 problem(s): fund_transfer down; occupational_annuity not ready" in out
         assert re.search(r"collection\s+4\s+2\s+7\.5", out)
         assert "2 outbox row(s) set aside" in out
         assert re.search(rf"collection_{namespace}\s+{re.escape(topic)}\s+2\b", out)

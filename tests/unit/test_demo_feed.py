@@ -12,7 +12,6 @@ import pytest
 
 from demo import finance
 from demo.events import Message
-from demo.feed import Progress
 from demo.generate import (
     BASE_BOUNDS_FEN,
     DEFECTS,
@@ -23,6 +22,7 @@ from demo.generate import (
     generate_month,
 )
 from shared.cli.entities import LEAGUES_AND_CITIES, REGION, fiscal_entity_for_region
+from shared.cli.progress import Progress
 from shared.contracts.export import event_models
 from shared.contracts.fields import DeadlineCheckRequested
 from shared.contracts.registry import ENTITY_FIELDS
