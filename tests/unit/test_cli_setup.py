@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-import shared.cli
 from shared.cli import main
 from shared.cli.common import CliEnv
 from shared.cli.kafka import Lag
@@ -59,7 +58,7 @@ def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch,
         coroutine.close()  # type: ignore[attr-defined]
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(shared.cli.asyncio, "run", interrupted)
+    monkeypatch.setattr("shared.cli.asyncio.run", interrupted)
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
     assert main(["status"]) == 130
     assert "interrupted" in capsys.readouterr().err
