@@ -10,7 +10,8 @@ STACK := bash deploy/stack.sh
 SERVICES := bash deploy/services.sh
 DEMO_ARGS ?=
 
-.PHONY: help venv up down status services-up services-down test test-unit lint demo bench docs
+.PHONY: help venv up down status services-up services-down test test-unit lint demo bench docs \
+	browser
 
 help:
 	@echo "make demo | test | up | down | status | lint | bench | docs"
@@ -48,7 +49,18 @@ lint: venv
 test-unit: venv
 	$(VENV)/bin/pytest tests/unit -q
 
-test: lint
+# Debian's Chromium (and CJK fonts for the screenshots) for the console's browser tests, installed
+# with apt when missing and root, like PostgreSQL; the tests never download a browser.
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] \
+		&& echo "make: installing chromium with apt-get (Debian's package)" \
+		&& apt-get update -q >/dev/null \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver \
+			fonts-noto-cjk >/dev/null; } \
+		|| { echo "make: the browser tests need Debian's chromium:" \
+			"sudo apt-get install chromium chromium-driver fonts-noto-cjk" >&2; exit 1; }
+
+test: lint browser
 	bash deploy/test.sh
 
 demo: up

@@ -244,6 +244,14 @@ def summarize(month: DemoMonth, published: Counter[str], outcome: Outcome | None
     }
 
 
+def example_declaration(month: DemoMonth) -> str:
+    """An annuity declaration of the month paid in full by a league/city (the region itself
+    remits nothing): its trace runs from the tax bureau to the remittance's transfer notice."""
+    return next(d.declaration_id for d in month.declarations
+                if d.credited and d.fee_period == month.config.period
+                and d.fiscal_entity_code != "150000")
+
+
 def print_summary(summary: dict[str, Any]) -> None:
     config = summary["config"]
     print(f"demo month {config['period']} (seed {config['seed']}): {config['employers']} "
@@ -280,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "FILE (deploy/stack.sh client-config PRINCIPAL); repeatable")
     parser.add_argument("--dry-run", action="store_true", help="generate and summarize only")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--example-declaration", action="store_true",
+                        help="print only the id of a declaration that goes the whole way "
+                             "(registered, paid, credited, remitted): one to trace")
     return parser
 
 
@@ -295,6 +306,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print(f"feed: error: {error}", file=sys.stderr)
         return 2
+    if args.example_declaration:
+        print(example_declaration(generate_month(config)))
+        return 0
     try:
         environ = dict(os.environ)
         if args.namespace is not None:

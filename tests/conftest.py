@@ -9,7 +9,8 @@ import pytest
 
 from tests.support import remove_created
 
-MARKER_BY_FOLDER = {"integration": "integration", "e2e": "e2e", "faults": "faults"}
+MARKER_BY_FOLDER = {"integration": "integration", "e2e": "e2e", "faults": "faults",
+                    "browser": "browser"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

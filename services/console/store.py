@@ -111,7 +111,7 @@ async def save_snapshot(conn: asyncpg.Connection, period: str, version: int,
                         report: dict[str, Any]) -> None:
     async with conn.transaction():
         await conn.execute(
-            "INSERT INTO report_snapshot (period, report) VALUES ($1, $2::jsonb)"
+            "INSERT INTO report_snapshot (period, report) VALUES ($1, $2::json)"
             " ON CONFLICT (period) DO UPDATE SET report = EXCLUDED.report, built_at = now()",
             period, _json(report))
         await conn.execute("UPDATE report_period SET built_version = $2 WHERE period = $1"

@@ -250,14 +250,22 @@ async def chart_page(pages: Pages, conn: asyncpg.Connection,
         shortfalls = charts.bar_chart(f"{period} 财政补助短缺（元）", [
             (name, short.get(code, 0)) for code, name in LEAGUES_AND_CITIES.items()])
     ordered = sorted(reports)
-    trend = charts.line_chart(f"{FISCAL_ENTITIES[entity]} 各月趋势（元）", ordered, [
-        (labels.column(column), [_column(reports[p], section, column).get(entity, 0)
-                                 for p in ordered])
-        for section, column in (("collection", "amount_due"), ("collection", "amount_paid"),
-                                ("collection", "outstanding"), ("subsidies", "due"),
-                                ("annuity", "collected"))])
+
+    def trend(title: str, lines: tuple[tuple[str, str, str], ...]) -> charts.LineChart:
+        return charts.line_chart(f"{FISCAL_ENTITIES[entity]} {title}（元）", ordered, [
+            (name, [_column(reports[p], section, column).get(entity, 0) for p in ordered])
+            for name, section, column in lines])
+
+    # Two charts: subsidies run to millions, one employer's contributions to thousands.
+    contributions = trend("各月征收趋势", (("应缴金额", "collection", "amount_due"),
+                                          ("已缴金额", "collection", "amount_paid"),
+                                          ("欠缴金额", "collection", "outstanding")))
+    transfers = trend("各月补助上划与年金归集趋势", (
+        ("补助应上划", "subsidies", "due"), ("补助已上划", "subsidies", "settled"),
+        ("年金已归集", "annuity", "collected"), ("年金已上划", "annuity", "remitted")))
     return pages.render("charts.html", period=period, entity=entity, entities=FISCAL_ENTITIES,
-                        arrears=arrears, shortfalls=shortfalls, trend=trend)
+                        arrears=arrears, shortfalls=shortfalls,
+                        trends=(("trend", contributions), ("transfers", transfers)))
 
 
 # ---- streams ------------------------------------------------------------------------------------

@@ -137,6 +137,13 @@ def _g(data: dict[str, Any], name: str) -> str:
     return str(data.get(name, "?"))
 
 
+def _account(data: dict[str, Any], name: str) -> str:
+    account = data.get(name)
+    if not isinstance(account, dict):
+        return "?"
+    return f"{account.get('entity_code', '?')} {account.get('kind', '?')}"
+
+
 _SUMMARIES: Final[dict[str, Callable[[dict[str, Any]], str]]] = {
     "tax.contribution.declared.v1": lambda d: (
         f"rev {_g(d, 'revision')}, {_g(d, 'scheme')} {_g(d, 'fee_period')}, "
@@ -161,6 +168,30 @@ _SUMMARIES: Final[dict[str, Callable[[dict[str, Any]], str]]] = {
         f"unit notional {_g(d, 'unit_notional_total')}, {_count(d, 'credits')} members"),
     "annuity.contribution.uncredited.v1": lambda d: (
         f"payment {_g(d, 'payment_id')}: not credited, {_g(d, 'reason')}"),
+    # Where the money goes on (the console follows a declaration into these).
+    "annuity.remittance.requested.v1": lambda d: (
+        f"remittance of {_g(d, 'fiscal_entity_code')} {_g(d, 'fee_period')}: {_g(d, 'amount')} "
+        f"requested {_g(d, 'requested_on')}, due {_g(d, 'due_on')}"),
+    "annuity.remittance.completed.v1": lambda d: (
+        f"remitted {_g(d, 'amount')}, value date {_g(d, 'value_date')}, "
+        f"{'on time' if d.get('on_time') is True else 'late'}"),
+    "annuity.remittance.overdue.v1": lambda d: (
+        f"overdue as of {_g(d, 'as_of')}: {_g(d, 'amount')} due {_g(d, 'due_on')}"),
+    "annuity.interest_topup.assessed.v1": lambda d: (
+        f"top-up of {_g(d, 'fiscal_entity_code')} {_g(d, 'fee_period')}: {_g(d, 'total')}, "
+        f"{_count(d, 'members')} members"),
+    "annuity.interest_topup.allocated.v1": lambda d: (
+        f"allocated {_g(d, 'amount_funded')} to {_count(d, 'allocations')} members"),
+    "transfer.notice.issued.v1": lambda d: (
+        f"notice {_g(d, 'notice_id')} ({_g(d, 'purpose')}, attempt {_g(d, 'attempt')}): "
+        f"{_g(d, 'amount')} from {_account(d, 'source_account')} to "
+        f"{_account(d, 'target_account')}, due {_g(d, 'due_on')}"),
+    "transfer.notice.settled.v1": lambda d: (
+        f"notice {_g(d, 'notice_id')} settled {_g(d, 'amount_settled')} of {_g(d, 'amount')}, "
+        f"value date {_g(d, 'value_date')}"),
+    "transfer.notice.failed.v1": lambda d: (
+        f"notice {_g(d, 'notice_id')} failed ({_g(d, 'reason')}), settled "
+        f"{_g(d, 'amount_settled')} of {_g(d, 'amount')}, replaced by {_g(d, 'replaced_by')}"),
 }
 
 

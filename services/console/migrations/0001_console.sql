@@ -35,7 +35,7 @@ CREATE TABLE report_period (
 -- The month report as `pension-ops report PERIOD --json` prints it.
 CREATE TABLE report_snapshot (
     period   text        PRIMARY KEY REFERENCES report_period (period),
-    report   jsonb       NOT NULL,
+    report   json        NOT NULL,  -- json, not jsonb: keeps the sections in report order
     built_at timestamptz NOT NULL DEFAULT now()
 );
 
