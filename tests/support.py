@@ -296,6 +296,19 @@ async def remove_created() -> None:
         CREATED_SCHEMA_PATTERNS.clear()
 
 
+def console_environ(directory: Path, service_urls: dict[str, str]) -> dict[str, str]:
+    """What the console needs besides Settings: secret files of mode 600 (as deploy/stack.sh
+    makes them) and the health URLs of the services it shows."""
+    files = {}
+    for name in ("password", "session_key"):
+        path = directory / f"console-{name}"
+        path.write_text(uuid.uuid4().hex)
+        path.chmod(0o600)
+        files[f"CONSOLE_{name.upper()}_FILE"] = str(path)
+    return {**files, **{f"PENSION_{name.upper()}_URL": url
+                        for name, url in service_urls.items()}}
+
+
 async def connect_db(schema: str) -> asyncpg.Connection:
     return await asyncpg.connect(database_url(), server_settings={"search_path": schema})
 

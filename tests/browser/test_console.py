@@ -43,6 +43,7 @@ from tests.support import (
     REPO_ROOT,
     bootstrap,
     connect_db,
+    console_environ,
     create_namespace,
     publish,
     service_running,
@@ -75,13 +76,6 @@ def _url(runtime: Runtime) -> str:
     return f"http://127.0.0.1:{runtime.health.port}"
 
 
-def _secret_file(directory: Path, name: str) -> Path:
-    path = directory / name
-    path.write_text(secrets.token_hex(16))
-    path.chmod(0o600)
-    return path
-
-
 async def _caught_up(namespace: str, console_group: str) -> bool:
     """The console consumed everything and rebuilt every report it has to."""
     async with lag_probe(bootstrap()) as probe:
@@ -101,17 +95,12 @@ async def _caught_up(namespace: str, console_group: str) -> bool:
 @pytest.fixture(scope="module")
 async def console(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Console]:
     namespace = await create_namespace()
-    secrets_dir = tmp_path_factory.mktemp("console-secrets")
-    password_file = _secret_file(secrets_dir, "console.password")
     saved = dict(os.environ)
     async with AsyncExitStack() as stack:
         runtimes = {spec.name: await stack.enter_async_context(service_running(spec, namespace))
                     for spec in (collection_spec(), fund_transfer_spec(), annuity_spec())}
         urls = {name: _url(runtime) for name, runtime in runtimes.items()}
-        os.environ.update({
-            "CONSOLE_PASSWORD_FILE": str(password_file),
-            "CONSOLE_SESSION_KEY_FILE": str(_secret_file(secrets_dir, "session.key")),
-            **{f"PENSION_{name.upper()}_URL": url for name, url in urls.items()}})
+        os.environ.update(console_environ(tmp_path_factory.mktemp("console"), urls))
         console_runtime = await stack.enter_async_context(
             service_running(console_spec(), namespace))
         # An unreadable record with an identity number in it: collection dead-letters it.
@@ -124,7 +113,8 @@ async def console(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Con
         assert outcome["missing"] == [], outcome
         await wait_for(lambda: _caught_up(namespace, f"console_{namespace}"), timeout_s=120,
                        what="the console's read model to catch up")
-        yield Console(_url(console_runtime), password_file.read_text(), namespace, urls)
+        password = Path(os.environ["CONSOLE_PASSWORD_FILE"]).read_text()
+        yield Console(_url(console_runtime), password, namespace, urls)
     os.environ.clear()
     os.environ.update(saved)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import urllib.request
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ import pytest
 from demo.feed import feed
 from demo.generate import FeedConfig
 from services.collection.app import spec as collection_spec
+from services.console.app import spec as console_spec
 from services.fund_transfer.app import spec as fund_transfer_spec
 from services.occupational_annuity import store as annuity_store
 from services.occupational_annuity.app import spec as annuity_spec
@@ -33,6 +35,7 @@ from tests.support import (
     access_of,
     client_config,
     connect_db,
+    console_environ,
     create_namespace,
     publish,
     read_topic,
@@ -58,13 +61,20 @@ def get(url: str) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-async def system() -> AsyncIterator[tuple[str, dict[str, Runtime]]]:
+async def system(tmp_path_factory: pytest.TempPathFactory,
+                 ) -> AsyncIterator[tuple[str, dict[str, Runtime]]]:
+    """The three services and the operators' console (status checks it too)."""
     namespace = await create_namespace()
+    saved = dict(os.environ)
     async with AsyncExitStack() as stack:
         runtimes = {
             spec.name: await stack.enter_async_context(service_running(spec, namespace))
             for spec in (collection_spec(), fund_transfer_spec(), annuity_spec())
         }
+        os.environ.update(console_environ(tmp_path_factory.mktemp("console"),
+                                          {name: url(rt) for name, rt in runtimes.items()}))
+        runtimes["console"] = await stack.enter_async_context(
+            service_running(console_spec(), namespace))
         env = CliEnv.from_environ({
             **client_config(OPERATOR), "NAMESPACE": namespace,
             **{f"PENSION_{name.upper()}_URL": url(rt) for name, rt in runtimes.items()},
@@ -74,6 +84,8 @@ async def system() -> AsyncIterator[tuple[str, dict[str, Runtime]]]:
                              inbound_only=False, wait_s=180, partners=partners)
         assert outcome["missing"] == [], outcome
         yield namespace, runtimes
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def url(runtime: Runtime) -> str:
@@ -129,6 +141,12 @@ async def test_status_reports_lag_zero_for_every_group(
     namespace, runtimes = system
     code, _ = await cli(monkeypatch, capsys, namespace, runtimes, "wait-idle", "--timeout-s", "60")
     assert code == 0
+    # The console catches up a moment after the services (wait-idle waits for them only).
+    async def all_caught_up() -> bool:
+        code, out = await cli(monkeypatch, capsys, namespace, runtimes, "status", "--json")
+        return code == 0 and json.loads(out)["total_lag"] == 0
+
+    await wait_for(all_caught_up, timeout_s=60, what="status to find every group caught up")
     code, out = await cli(monkeypatch, capsys, namespace, runtimes, "status", "--json")
     assert code == 0
     status = json.loads(out)
