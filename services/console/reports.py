@@ -8,6 +8,7 @@ they answer in milliseconds and show exactly the figures and verdicts of the com
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, Final
 
 import asyncpg
@@ -58,6 +59,7 @@ async def refresh_forever(pool: asyncpg.Pool, settings: Settings) -> None:
     """Never ends the process: a database outage delays the reports (pages say how old)."""
     backoff = Backoff.of(settings, budgeted=False)
     while True:
+        started = time.perf_counter()
         try:
             rebuilt = await refresh_once(pool)
         except (*TRANSIENT_ERRORS, asyncpg.PostgresError) as error:
@@ -68,5 +70,6 @@ async def refresh_forever(pool: asyncpg.Pool, settings: Settings) -> None:
             continue
         backoff.reset()
         if rebuilt:
-            log.info("reports.rebuilt", periods=rebuilt)
+            log.info("reports.rebuilt", periods=rebuilt,
+                     duration_ms=round((time.perf_counter() - started) * 1000, 1))
         await asyncio.sleep(REFRESH_INTERVAL_S)
