@@ -93,9 +93,8 @@ class ConsoleServer(HealthServer):
                                    self._route, pages_module.templates())
         self._runner = web.AppRunner(pages_module.build_app(pages), access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        await web.TCPSite(self._runner, self.host, self.port).start()
+        self.port = self._runner.addresses[0][1]  # the bound one, when 0 asked for any
         for work, name in ((reports.refresh_forever(runtime.pool, settings), "reports"),
                            (copier.run(), "dead-letters"), (poller.run(), "streams")):
             task = asyncio.create_task(work, name=f"console-{name}")
