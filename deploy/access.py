@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file by stack.sh
 
-from shared.access import ADMIN, PRINCIPALS, SERVICES, acls, database_role
+from shared.access import ADMIN, PRINCIPALS, RUNS_WITH_A_ROLE, acls, database_role
 from shared.kafka_admin import (
     AdminRequestError,
     connect_admin,
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(PRINCIPALS))
         return 0
     if args.command == "roles":
-        print("\n".join(database_role(service) for service in SERVICES))
+        print("\n".join(database_role(name) for name in RUNS_WITH_A_ROLE))
         return 0
     if args.command == "acls":
         for rule in acls(args.namespace):

@@ -10,9 +10,9 @@ operator's rights are listed here. A principal gets nothing that is not listed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
-from shared.contracts import topology, transfer
+from shared.contracts import annuity, collection, tax, topology, transfer
 from shared.contracts.registry import TOPIC_OPS_COMMANDS
 
 ADMIN: Final = "admin"
@@ -26,7 +26,17 @@ DATABASE_OWNER: Final = "pension"
 """Owns the database and every schema; runs migrations. No service runs as it."""
 
 SERVICES: Final = topology.SERVICES
-PRINCIPALS: Final = (TAX_BUREAU, FINANCE, HR, *SERVICES, OPERATOR)
+CONSOLE: Final = "console"
+"""The operators' console (services/console): a read model of what the services publish."""
+CONSOLE_READS: Final = (collection.TOPIC_DECLARATIONS, transfer.TOPIC_OBLIGATIONS,
+                        transfer.TOPIC_NOTICES, annuity.TOPIC_LEDGER, tax.TOPIC_DECLARATIONS,
+                        tax.TOPIC_PAYMENTS)
+"""The outbound topics, and the tax bureau's declarations and payments: the trace shows them, and
+a rejected declaration is placed by the declaration it rejects (as `pension-ops report` does)."""
+CONSOLE_DEAD_LETTERS: Final = f"{CONSOLE}.dlq"
+RUNS_WITH_A_ROLE: Final = (*SERVICES, CONSOLE)
+"""Who runs as a Kafka principal and a database role of its own."""
+PRINCIPALS: Final = (TAX_BUREAU, FINANCE, HR, *RUNS_WITH_A_ROLE, OPERATOR)
 """Every SCRAM user besides ADMIN; each has a password of its own and the ACLs below."""
 
 ResourceType = Literal["TOPIC", "GROUP"]
@@ -49,8 +59,9 @@ class Acl:
 
 
 def database_role(service: str) -> str:
-    """The PostgreSQL login role a service runs as (also for its namespaced test schemas)."""
-    if service not in SERVICES:
+    """The PostgreSQL login role a service (or the console) runs as (also for its namespaced
+    test schemas)."""
+    if service not in RUNS_WITH_A_ROLE:
         raise KeyError(f"no database role for {service!r}")
     return f"pension_{service}"
 
@@ -106,7 +117,23 @@ def acls(namespace: str = "") -> list[Acl]:
         rules += [on_topic(service, "READ", name) for name in reads_of(service)]
         rules += [on_topic(service, "WRITE", name) for name in writes_of(service)]
         rules += [on_group(service, "READ", service), on_group(OPERATOR, "DESCRIBE", service)]
-    return sorted(set(rules))
+    return sorted({*rules, *_console_acls(on_topic, on_group)})
+
+
+def _console_acls(on_topic: Any, on_group: Any) -> list[Acl]:
+    """Reads what it shows and every service's dead letters, writes only its own; its groups
+    (`console`, and `console_dlq` for the dead-letter copier) by prefix. To show lag it
+    describes the services' groups and the topics they read; the operator describes its group."""
+    return [
+        *(on_topic(CONSOLE, "READ", name) for name in CONSOLE_READS),
+        *(on_topic(CONSOLE, "READ", flows.dead_letter_topic) for flows in SERVICES.values()),
+        on_topic(CONSOLE, "WRITE", CONSOLE_DEAD_LETTERS),
+        on_group(CONSOLE, "READ", CONSOLE),
+        *(on_group(CONSOLE, "DESCRIBE", service) for service in SERVICES),
+        *(on_topic(CONSOLE, "DESCRIBE", name) for name in inbound_topics()
+          if name not in CONSOLE_READS),
+        on_group(OPERATOR, "DESCRIBE", CONSOLE),
+    ]
 
 
 def writer_of(topic: str) -> str:

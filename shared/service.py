@@ -22,7 +22,7 @@ from aiokafka.errors import KafkaError
 from faststream import AckPolicy, FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
 
-from shared.access import SERVICES, database_role
+from shared.access import RUNS_WITH_A_ROLE, database_role
 from shared.clock import Clock, SystemClock
 from shared.contracts.registry import ENTITY_FIELDS, TOPIC_OPS_COMMANDS
 from shared.db import check_migrated, create_pool, migrate
@@ -115,7 +115,7 @@ class ServiceSpec:
     @property
     def runtime_role(self) -> str | None:
         """The database role the service runs as; None for a test-only service (the probe)."""
-        return database_role(self.name) if self.name in SERVICES else None
+        return database_role(self.name) if self.name in RUNS_WITH_A_ROLE else None
 
 
 async def _no_decode(message: Any) -> None:

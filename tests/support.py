@@ -28,7 +28,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from shared.access import ADMIN, OPERATOR, SERVICES, Acl, acls, writer_of
+from shared.access import ADMIN, OPERATOR, RUNS_WITH_A_ROLE, Acl, acls, writer_of
 from shared.contracts.wire import CONTENT_TYPE
 from shared.kafka_admin import create_acls, delete_acls
 from shared.kafka_client import KafkaAccess, client_options
@@ -358,7 +358,7 @@ async def add_acls(rules: list[Acl]) -> None:
 
 def principal_of(spec: ServiceSpec) -> str:
     """A service runs as itself; a test-only service (the probe) as the super user."""
-    return spec.name if spec.name in SERVICES else ADMIN
+    return spec.name if spec.name in RUNS_WITH_A_ROLE else ADMIN
 
 
 def settings_for_tests(namespace: str = "", principal: str = ADMIN,

@@ -23,10 +23,10 @@ from services.console.dead_letters import DeadLetterCopier
 from services.console.handlers import make_handling
 from shared.cli.common import SERVICES, CliEnv
 from shared.http import HealthServer
+from shared.kafka_client import client_options
 from shared.logging import get_logger
 from shared.messaging import Handling
 from shared.service import Runtime, ServiceSpec, run_service
-from shared.settings import Settings
 
 NAME: Final = "console"
 HTTP_PORT_DEFAULT: Final = 8104
@@ -42,11 +42,6 @@ class ConsoleSettings(BaseSettings):
     # and the key that signs session cookies.
     password_file: Path
     session_key_file: Path
-
-
-def kafka_options(settings: Settings) -> dict[str, Any]:
-    """Address (and, with authentication, credentials) for the console's own aiokafka clients."""
-    return {"bootstrap_servers": settings.kafka_bootstrap_servers}
 
 
 @dataclass(slots=True)
@@ -86,8 +81,8 @@ class ConsoleServer(HealthServer):
             {service: urls[service] for service in SERVICES},
             streams.service_groups(settings.schema_for, settings.topic,
                                    settings.schema_for(NAME), domain.CONSUMED_TOPICS),
-            kafka_options(settings))
-        copier = DeadLetterCopier(runtime.pool, settings, kafka_options(settings),
+            client_options(settings))
+        copier = DeadLetterCopier(runtime.pool, settings, client_options(settings),
                                   settings.schema_for(NAME) + "_dlq")
         pages = pages_module.Pages(runtime.pool, sessions, auth.Limiter(), poller.view,
                                    self._route, pages_module.templates())

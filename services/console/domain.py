@@ -10,15 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+from shared.access import CONSOLE_READS
 from shared.contracts.topology import SERVICES, types_on
 from shared.contracts.wire import Envelope
 
 REPORT_TOPICS: Final = ("collection.declarations", "transfer.obligations", "transfer.notices",
                         "annuity.ledger")
 """shared/cli/report.py REPORT_TOPICS: what `pension-ops report` reads."""
-DECLARATIONS_TOPIC: Final = "tax.contribution.declarations"
-TRACE_ONLY_TOPICS: Final = (DECLARATIONS_TOPIC, "tax.contribution.payments")
-CONSUMED_TOPICS: Final = (*REPORT_TOPICS, *TRACE_ONLY_TOPICS)
+CONSUMED_TOPICS: Final = CONSOLE_READS
+"""The report's topics and the tax bureau's: the console's rights list them (shared/access.py)."""
 HANDLED_TYPES: Final = frozenset(t for topic in CONSUMED_TOPICS for t in types_on(topic))
 DEAD_LETTER_TOPICS: Final = tuple(flows.dead_letter_topic for flows in SERVICES.values())
 

@@ -1,5 +1,6 @@
 """The local stack's settings, read from its state dir, so `pension-ops` needs no setup where
-`make up` ran: the same values `deploy/stack.sh env` prints, from the files it reads them from.
+`make up` ran: the same values `deploy/stack.sh env` prints (the broker's client listener and the
+operator principal's credentials), from the files it reads them from.
 
 The state dir is $PENSION_STATE_DIR, else `.state` in the repository this package was installed
 from (`make venv` installs it in place). Nothing is read when the environment names a broker:
@@ -15,6 +16,7 @@ from typing import Final
 
 REPO_DIR: Final = Path(__file__).resolve().parents[2]
 _CLIENT_LISTENERS: Final = ("CLIENT", "PLAINTEXT")
+OPERATOR: Final = "operator"
 
 
 def state_dir(environ: Mapping[str, str]) -> Path:
@@ -44,8 +46,20 @@ def local_settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     environ = os.environ if environ is None else environ
     if environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         return {}
-    bootstrap = _bootstrap(state_dir(environ) / "kafka" / "server.properties")
-    return {} if bootstrap is None else {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+    state = state_dir(environ)
+    bootstrap = _bootstrap(state / "kafka" / "server.properties")
+    if bootstrap is None:
+        return {}
+    settings = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+    try:
+        # deploy/stack.sh client-config operator: SCRAM over the loopback listener.
+        password = (state / "secrets" / "kafka" / f"{OPERATOR}.password").read_text(
+            encoding="ascii").strip()
+    except OSError:
+        return settings  # no credentials readable here: the error will say which are missing
+    return {**settings, "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+            "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512", "KAFKA_SASL_USERNAME": OPERATOR,
+            "KAFKA_SASL_PASSWORD": password}
 
 
 def console_password_file(environ: Mapping[str, str] | None = None) -> Path:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
+from shared.access import CONSOLE_READS
 from shared.cli.common import (
     CONSOLE,
     SERVICES,
@@ -38,9 +39,7 @@ SERVICE_INPUTS: Final[dict[str, tuple[str, ...]]] = {
 }
 # The console's read model (services/console/domain.py CONSUMED_TOPICS): its lag is how far the
 # pages are behind the topics.
-CONSOLE_INPUTS: Final = ("collection.declarations", "transfer.obligations", "transfer.notices",
-                         "annuity.ledger", "tax.contribution.declarations",
-                         "tax.contribution.payments")
+CONSOLE_INPUTS: Final = CONSOLE_READS
 LAG_MAX_DEFAULT: Final = 1_000
 EXIT_UNHEALTHY: Final = 3
 

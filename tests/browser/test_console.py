@@ -35,13 +35,15 @@ from services.console.auth import FAILURES_PER_ADDRESS_MAX
 from services.console.domain import CONSUMED_TOPICS
 from services.fund_transfer.app import spec as fund_transfer_spec
 from services.occupational_annuity.app import spec as annuity_spec
+from shared.access import FINANCE, OPERATOR, TAX_BUREAU
 from shared.cli import main
 from shared.cli.common import CliEnv
 from shared.cli.kafka import lag_probe
 from shared.service import Runtime
 from tests.support import (
     REPO_ROOT,
-    bootstrap,
+    access_of,
+    client_config,
     connect_db,
     console_environ,
     create_namespace,
@@ -78,7 +80,7 @@ def _url(runtime: Runtime) -> str:
 
 async def _caught_up(namespace: str, console_group: str) -> bool:
     """The console consumed everything and rebuilt every report it has to."""
-    async with lag_probe(bootstrap()) as probe:
+    async with lag_probe(access_of(OPERATOR)) as probe:
         lags = await probe.lags({console_group: [f"{namespace}.{t}" for t in CONSUMED_TOPICS]})
     if any(lag.lag for lag in lags):
         return False
@@ -106,10 +108,10 @@ async def console(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Con
         # An unreadable record with an identity number in it: collection dead-letters it.
         await publish(f"{namespace}.tax.contribution.declarations", [
             (b"91150100MA0N5A7B6L", f'{{"person_id": "{PERSON_ID}", "broken'.encode())])
-        env = CliEnv.from_environ({"KAFKA_BOOTSTRAP_SERVERS": bootstrap(),
-                                   "NAMESPACE": namespace,
+        env = CliEnv.from_environ({**client_config(OPERATOR), "NAMESPACE": namespace,
                                    **{f"PENSION_{n.upper()}_URL": u for n, u in urls.items()}})
-        outcome = await feed(CONFIG, env, inbound_only=False, wait_s=180)
+        partners = {p: access_of(p) for p in (TAX_BUREAU, FINANCE)}
+        outcome = await feed(CONFIG, env, inbound_only=False, wait_s=180, partners=partners)
         assert outcome["missing"] == [], outcome
         await wait_for(lambda: _caught_up(namespace, f"console_{namespace}"), timeout_s=120,
                        what="the console's read model to catch up")

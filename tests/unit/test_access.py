@@ -12,14 +12,17 @@ from pathlib import Path
 import pytest
 
 from services.collection.app import spec as collection_spec
+from services.console.app import spec as console_spec
 from services.fund_transfer.app import spec as fund_transfer_spec
 from services.occupational_annuity.app import spec as annuity_spec
 from shared.access import (
+    CONSOLE,
     FINANCE,
     OPERATOR,
     PRINCIPALS,
     SERVICES,
     TAX_BUREAU,
+    Acl,
     acls,
     database_role,
     inbound_topics,
@@ -88,11 +91,25 @@ def test_the_operator_may_replay_into_every_consumed_topic_and_nothing_published
 
 
 def test_every_principal_has_a_password_file_name_and_services_a_database_role() -> None:
-    assert len(set(PRINCIPALS)) == len(PRINCIPALS) == 7
+    assert len(set(PRINCIPALS)) == len(PRINCIPALS) == 8
     assert {database_role(s) for s in SERVICES} == {
         "pension_collection", "pension_fund_transfer", "pension_occupational_annuity"}
+    assert database_role(CONSOLE) == "pension_console"
     with pytest.raises(KeyError):
         database_role("operator")
+
+
+def test_the_console_reads_what_it_shows_and_writes_only_its_own_dead_letters() -> None:
+    console = console_spec()
+    rules = [a for a in acls() if a.principal == CONSOLE]
+    reads = {a.resource for a in rules if a.resource_type == "TOPIC" and a.operation == "READ"}
+    assert reads == set(console.topics) | {f"{s}.dlq" for s in SERVICES}
+    assert {a.resource for a in rules if a.operation == "WRITE"} == {"console.dlq"}
+    assert {(a.resource, a.pattern) for a in rules
+            if a.resource_type == "GROUP" and a.operation == "READ"} == {("console", "PREFIXED")}
+    described = {a.resource for a in rules if a.operation == "DESCRIBE"}
+    assert set(SERVICES) <= described  # the services' groups, for their lag
+    assert Acl(OPERATOR, "GROUP", "PREFIXED", "console", "DESCRIBE") in acls()
 
 
 def test_a_client_without_a_principal_is_refused_before_it_connects() -> None:

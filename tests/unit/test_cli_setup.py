@@ -24,18 +24,27 @@ def _state_dir(tmp_path: Path, listeners: str) -> Path:
     return tmp_path
 
 
-def test_the_local_stacks_broker_is_read_from_its_state_dir(tmp_path: Path) -> None:
-    state = _state_dir(tmp_path, "PLAINTEXT://127.0.0.1:49092,CONTROLLER://127.0.0.1:49093")
+def test_the_local_stacks_broker_and_operator_are_read_from_its_state_dir(tmp_path: Path) -> None:
+    state = _state_dir(tmp_path, "CLIENT://127.0.0.1:49092,TLS://127.0.0.1:49094,"
+                                 "CONTROLLER://127.0.0.1:49093")
+    (state / "secrets" / "kafka").mkdir(parents=True)
+    (state / "secrets" / "kafka" / "operator.password").write_text("a" * 48 + "\n")
     environ = {"PENSION_STATE_DIR": str(state)}
-    assert local_settings(environ) == {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:49092"}
-    assert CliEnv.from_environ(environ).bootstrap == "127.0.0.1:49092"
+    assert local_settings(environ) == {
+        "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:49092", "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512", "KAFKA_SASL_USERNAME": "operator",
+        "KAFKA_SASL_PASSWORD": "a" * 48}
+    kafka = CliEnv.from_environ(environ).kafka
+    assert (kafka.kafka_bootstrap_servers, kafka.credentials()) == (
+        "127.0.0.1:49092", ("operator", "a" * 48))
 
 
 def test_the_environment_overrides_the_local_stack(tmp_path: Path) -> None:
     state = _state_dir(tmp_path, "CLIENT://127.0.0.1:49092")
-    environ = {"PENSION_STATE_DIR": str(state), "KAFKA_BOOTSTRAP_SERVERS": "broker:9092"}
+    environ = {"PENSION_STATE_DIR": str(state), "KAFKA_BOOTSTRAP_SERVERS": "broker:9092",
+               "KAFKA_SASL_USERNAME": "someone", "KAFKA_SASL_PASSWORD": "b" * 30}
     assert local_settings(environ) == {}
-    assert CliEnv.from_environ(environ).bootstrap == "broker:9092"
+    assert CliEnv.from_environ(environ).kafka.credentials() == ("someone", "b" * 30)
 
 
 def test_without_a_stack_the_error_says_where_it_looked(tmp_path: Path,
