@@ -3,7 +3,6 @@ and operators publish: credits, remittances, top-ups and notional interest, ever
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -13,9 +12,24 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.occupational_annuity import app
 from shared.access import OPERATOR
-from shared.contracts import collection, transfer
+from shared.contracts import transfer
 from shared.ids import notice_id_for_request, remittance_id, topup_assessment_id
-from shared.money import amount_for_rate, format_yuan, parse_yuan
+from shared.money import parse_yuan
+from tests.e2e.annuity_support import (
+    ALICE,
+    BOB,
+    CAROL,
+    DAVE,
+    Records,
+    amount_due,
+    collection_records,
+    declared_and_paid,
+    publish_records,
+    registered,
+    rejected,
+    run_id,
+    settled,
+)
 from tests.support import (
     Received,
     cloudevent,
@@ -23,98 +37,15 @@ from tests.support import (
     connect_db,
     create_namespace,
     kafka_options,
-    publish,
     read_topic,
     service_running,
     wait_for,
 )
 
-ALICE = "11010519491231002X"
-BOB = "150102198001010014"
-CAROL = "150102199001010019"
-DAVE = "152921199001010013"
-USCC = "91110000600037341L"
 INPUT_TOPICS = ("collection.declarations", "transfer.notices", "ops.commands")
 OUTPUT_TOPICS = ("annuity.ledger", "transfer.requests", "ops.commands")
 COMMAND_TYPES = frozenset({"ops.deadline_check.requested.v1", "ops.notional_interest.requested.v1"})
 NAMESPACE_PARTITIONS = 3  # tests.support.create_namespace
-Records = list[tuple[str, bytes | None, bytes | None]]  # (topic, key, value)
-
-
-def run_id(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-# ---- what the other services publish ------------------------------------------------------------
-
-
-def registered(declaration_id: str, entity: str, period: str, unit_funding: str | None,
-               people: list[tuple[str, int]], revision: int = 0,
-               scheme: str = "occupational_annuity") -> dict[str, Any]:
-    """collection.declaration.registered.v1 with lines of 8% / 4% of each base (in fen)."""
-    lines: list[dict[str, Any]] = [
-        {"line_no": n, "person_id": person, "base": format_yuan(base),
-         "employer_amount": format_yuan(amount_for_rate(base, 800)),
-         "employee_amount": format_yuan(amount_for_rate(base, 400))}
-        for n, (person, base) in enumerate(people, start=1)
-    ]
-    employer = sum(parse_yuan(line["employer_amount"]) for line in lines)
-    employee = sum(parse_yuan(line["employee_amount"]) for line in lines)
-    due = employee if unit_funding == "treasury_full" else employer + employee
-    data = {
-        "declaration_id": declaration_id, "revision": revision,
-        "replaces_revision": revision - 1 if revision else None, "employer_uscc": USCC,
-        "region_code": entity[:4] + "02", "fiscal_entity_code": entity, "scheme": scheme,
-        "unit_funding": unit_funding, "fee_period": period, "declared_on": f"{period}-10",
-        "due_on": f"{period}-20", "line_count": len(lines),
-        "base_total": format_yuan(sum(b for _, b in people)),
-        "employer_total": format_yuan(employer), "employee_total": format_yuan(employee),
-        "amount_due": format_yuan(due), "rule_version": "collection/local-sample/1",
-        "lines": lines,
-    }
-    collection.DeclarationRegistered.model_validate(data)  # exactly what collection publishes
-    return data
-
-
-def amount_due(declaration: dict[str, Any]) -> int:
-    return parse_yuan(declaration["amount_due"])
-
-
-def settled(declaration: dict[str, Any], payment_id: str, paid_fen: int,
-            total_paid_fen: int | None = None) -> dict[str, Any]:
-    due = amount_due(declaration)
-    total = paid_fen if total_paid_fen is None else total_paid_fen
-    status = "paid" if total == due else ("underpaid" if total < due else "overpaid")
-    data = {
-        "declaration_id": declaration["declaration_id"], "revision": declaration["revision"],
-        "payment_id": payment_id, "paid_on": f"{declaration['fee_period']}-15",
-        "due_on": declaration["due_on"],
-        "amount_due": format_yuan(due), "amount_paid": format_yuan(paid_fen),
-        "amount_paid_total": format_yuan(total),
-        "amount_outstanding": format_yuan(max(due - total, 0)),
-        "days_late": 0, "late_fee_due": "0.00", "status": status,
-    }
-    collection.ContributionSettled.model_validate(data)
-    return data
-
-
-def rejected(declaration_id: str) -> dict[str, Any]:
-    return collection.DeclarationRejected(
-        declaration_id=declaration_id, revision=0, reasons=[collection.DeclarationReason(
-            code="REGION_UNKNOWN", line_no=None, field="region_code", message="not ours")],
-    ).model_dump()
-
-
-def collection_records(*events: tuple[str, dict[str, Any]]) -> Records:
-    return [("collection.declarations", USCC.encode(),
-             cloudevent(event_type, data, source="/collection")) for event_type, data in events]
-
-
-def declared_and_paid(declaration: dict[str, Any]) -> Records:
-    return collection_records(
-        ("collection.declaration.registered.v1", declaration),
-        ("collection.contribution.settled.v1",
-         settled(declaration, run_id("P"), amount_due(declaration))))
 
 
 def notice_settled(request_id: str, entity: str, purpose: str, amount: str, value_date: str,
@@ -173,9 +104,7 @@ class Harness:
         return f"{self.namespace}.{name}"
 
     async def publish(self, records: Records) -> None:
-        for topic in dict.fromkeys(topic for topic, _, _ in records):
-            await publish(self.topic(topic),
-                          [(key, value) for t, key, value in records if t == topic])
+        await publish_records(self.namespace, records)
 
     async def end_offset_total(self, name: str) -> int:
         """Records ever written to a topic of the namespace (its partitions start at 0)."""
