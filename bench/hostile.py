@@ -24,8 +24,8 @@ from typing import Any
 from services.collection.rules import load_rules
 from services.collection.validation import check_declaration, check_payment
 from services.fund_transfer import validation as fund_validation
-from services.fund_transfer.accounts import load_account_book
 from services.fund_transfer.model import Rules as FundRules
+from services.fund_transfer.rules import load_account_book
 from shared.contracts.registry import ENTITY_FIELDS
 from shared.contracts.wire import RECORD_BYTES_MAX, DeadLetter, read_envelope
 from tests.unit.collection import factory

@@ -8,9 +8,9 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.fund_transfer import store
-from services.fund_transfer.accounts import load_account_book
 from services.fund_transfer.handlers import make_handling
 from services.fund_transfer.model import NOTICE_ATTEMPT_COUNT_MAX_DEFAULT, Rules
+from services.fund_transfer.rules import load_account_book
 from services.fund_transfer.validation import DEADLINE_CHECK
 from shared.contracts.topology import SERVICES
 from shared.logging import get_logger
@@ -28,7 +28,7 @@ class FundTransferSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FUND_TRANSFER_", extra="ignore", frozen=True)
 
     notice_attempt_count_max: int = Field(NOTICE_ATTEMPT_COUNT_MAX_DEFAULT, ge=1, le=100)
-    # None: the packaged book, whose account numbers are labelled samples (accounts.json).
+    # None: the packaged book, whose account numbers are labelled samples (rules/accounts.json).
     accounts_file: Path | None = None
 
 

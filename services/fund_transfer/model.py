@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from services.fund_transfer.accounts import AccountBook
+from services.fund_transfer.rules import AccountBook
 
 ObligationKey = tuple[str, str, str]
 """(fiscal_entity_code, fund, period)."""

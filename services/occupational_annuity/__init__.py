@@ -23,3 +23,5 @@ Produces
 - `ops.commands` (key: occupational_annuity): `ops.command.rejected.v1`.
 - `occupational_annuity.dlq`: unreadable records.
 """
+
+SERVICE_NAME = "occupational_annuity"

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from services.occupational_annuity import checks, store
+from services.occupational_annuity import SERVICE_NAME, store
 from services.occupational_annuity.handlers import make_handling
 from services.occupational_annuity.rules import load_rules
+from services.occupational_annuity.validation import DEADLINE_CHECK
 from shared.contracts.topology import SERVICES
 from shared.messaging import Handling
 from shared.service import Runtime, ServiceSpec, run_service
 
-NAME = "occupational_annuity"
+NAME = SERVICE_NAME
 FLOWS = SERVICES[NAME]
 
 
@@ -27,7 +28,7 @@ def spec() -> ServiceSpec:
         business_gauges=store.gauges,
         migrations_package="services.occupational_annuity.migrations",
         http_port_default=8103,
-        scheduled_command_types=(checks.DEADLINE_CHECK,),
+        scheduled_command_types=(DEADLINE_CHECK,),
         description=__doc__ or "",
     )
 

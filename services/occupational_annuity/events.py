@@ -1,4 +1,4 @@
-"""Outbound event payloads built from domain decisions (pure: no I/O, no clock).
+"""Outbound events built from domain decisions (pure: no I/O, no clock).
 
 `annuity.*` payloads go through the pydantic models of shared/contracts/annuity.py, so a payload
 that breaks its contract fails here, at the producer. `transfer.requested.v1` belongs to
@@ -11,22 +11,72 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Final, Literal
 
-from services.occupational_annuity.domain import (
-    REGION_CODE,
+from services.occupational_annuity.domain import REGION_CODE
+from services.occupational_annuity.model import (
+    CommandInvalid,
     Credit,
     EntityPosting,
+    NoticeDecision,
+    Outbound,
     Rate,
+    Remittance,
     RemittancePlan,
     TopupAssessment,
-    TopupMember,
+    TopupFunding,
 )
 from shared.contracts import annuity as contract
+from shared.contracts.fields import CommandRejected, Reason
+from shared.contracts.registry import TOPIC_OPS_COMMANDS
 from shared.money import format_yuan
 
+SERVICE: Final = "occupational_annuity"
 TRANSFER_REQUESTED: Final = "transfer.requested.v1"
 TOPIC_TRANSFER_REQUESTS: Final = "transfer.requests"
+COMMAND_REJECTED: Final = "ops.command.rejected.v1"
 ANNUITY_FUND: Final = "occupational_annuity"
 TransferPurpose = Literal["annuity_remittance", "annuity_interest_topup"]
+
+
+def on_ledger(fiscal_entity_code: str, event_type: str, data: dict[str, Any]) -> Outbound:
+    """`annuity.ledger` is keyed by fiscal entity: one entity's events stay in order."""
+    return Outbound(contract.TOPIC_LEDGER, fiscal_entity_code, event_type, data)
+
+
+def to_fund_transfer(data: dict[str, Any]) -> Outbound:
+    """`transfer.requests` is keyed by the source fiscal entity (CONTRACTS.md)."""
+    return Outbound(TOPIC_TRANSFER_REQUESTS, data["source"]["entity_code"], TRANSFER_REQUESTED,
+                    data)
+
+
+def remittance_requests(plan: RemittancePlan, rule_version: str) -> list[Outbound]:
+    """The transfer request to fund_transfer, then its announcement on the ledger."""
+    return [to_fund_transfer(remittance_transfer(plan)),
+            on_ledger(plan.fiscal_entity_code, contract.REMITTANCE_REQUESTED,
+                      remittance_requested(plan, rule_version))]
+
+
+def topup_assessment(assessment: TopupAssessment) -> list[Outbound]:
+    """A total that rounds to 0.00 has nothing to fund: only the assessment is published."""
+    out = [to_fund_transfer(topup_transfer(assessment))] if assessment.total_fen > 0 else []
+    return [*out, on_ledger(assessment.fiscal_entity_code, contract.INTEREST_TOPUP_ASSESSED,
+                            topup_assessed(assessment))]
+
+
+def notice_effects(decision: NoticeDecision) -> list[Outbound]:
+    out = [on_ledger(c.remittance.fiscal_entity_code, contract.REMITTANCE_COMPLETED,
+                     remittance_completed(c.remittance, c.notice_id, c.value_date, c.on_time))
+           for c in decision.completions]
+    return out + [on_ledger(a.funding.fiscal_entity_code, contract.INTEREST_TOPUP_ALLOCATED,
+                            topup_allocated(a.funding, a.notice_id))
+                  for a in decision.allocations]
+
+
+def command_rejected(invalid: CommandInvalid) -> Outbound:
+    data = CommandRejected(
+        command_id=invalid.command_id, service=SERVICE,
+        reasons=[Reason.model_validate(reason) for reason in invalid.reasons],
+    ).model_dump()
+    return Outbound(TOPIC_OPS_COMMANDS, SERVICE, COMMAND_REJECTED, data)
 
 
 def credited(credit: Credit) -> dict[str, Any]:
@@ -104,26 +154,26 @@ def remittance_requested(plan: RemittancePlan, rule_version: str) -> dict[str, A
 
 
 def remittance_completed(
-    row: dict[str, Any], notice_id: str, value_date: dt.date, on_time: bool
+    remittance: Remittance, notice_id: str, value_date: dt.date, on_time: bool
 ) -> dict[str, Any]:
     return contract.RemittanceCompleted(
-        remittance_id=row["remittance_id"],
-        fiscal_entity_code=row["fiscal_entity_code"],
-        fee_period=row["fee_period"],
+        remittance_id=remittance.remittance_id,
+        fiscal_entity_code=remittance.fiscal_entity_code,
+        fee_period=remittance.fee_period,
         notice_id=notice_id,
-        amount=format_yuan(row["amount_fen"]),
+        amount=format_yuan(remittance.amount_fen),
         value_date=value_date.isoformat(),
         on_time=on_time,
     ).model_dump()
 
 
-def remittance_overdue(row: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
+def remittance_overdue(remittance: Remittance, as_of: dt.date) -> dict[str, Any]:
     return contract.RemittanceOverdue(
-        remittance_id=row["remittance_id"],
-        fiscal_entity_code=row["fiscal_entity_code"],
-        fee_period=row["fee_period"],
-        amount=format_yuan(row["amount_fen"]),
-        due_on=row["due_on"].isoformat(),
+        remittance_id=remittance.remittance_id,
+        fiscal_entity_code=remittance.fiscal_entity_code,
+        fee_period=remittance.fee_period,
+        amount=format_yuan(remittance.amount_fen),
+        due_on=remittance.due_on.isoformat(),
         as_of=as_of.isoformat(),
     ).model_dump()
 
@@ -156,18 +206,16 @@ def topup_transfer(assessment: TopupAssessment) -> dict[str, Any]:
     )
 
 
-def topup_allocated(
-    row: dict[str, Any], notice_id: str, members: list[TopupMember]
-) -> dict[str, Any]:
+def topup_allocated(funding: TopupFunding, notice_id: str) -> dict[str, Any]:
     return contract.InterestTopupAllocated(
-        assessment_id=row["assessment_id"],
-        fiscal_entity_code=row["fiscal_entity_code"],
-        fee_period=row["fee_period"],
+        assessment_id=funding.assessment_id,
+        fiscal_entity_code=funding.fiscal_entity_code,
+        fee_period=funding.fee_period,
         notice_id=notice_id,
-        amount_funded=format_yuan(row["total_fen"]),
+        amount_funded=format_yuan(funding.total_fen),
         allocations=[
             contract.TopupAllocation(person_id=m.person_id, amount=format_yuan(m.interest_fen))
-            for m in members
+            for m in funding.members
         ],
     ).model_dump()
 

@@ -1,8 +1,10 @@
 """SQL of occupational_annuity, on its own schema (the pool's search_path); `$1` parameters only.
 
-Rows that two batches could race on are locked in key order (declarations, period accounts,
-credits), and every "at most once" effect has a unique key that the insert claims, so a replay or
-a concurrent zombie batch finds the work done instead of doing it again.
+Set-based: each call reads or writes every row a batch needs with one statement (`unnest`,
+COPY), and speaks the typed nouns of model.py. Rows that two batches could race on are locked in
+key order (declarations, period accounts, requests), and every "at most once" effect has a
+unique key that the insert claims, so a replay or a concurrent zombie batch finds the work done
+instead of doing it again.
 """
 
 from __future__ import annotations
@@ -10,21 +12,31 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 
 import asyncpg
 
-from services.occupational_annuity.domain import (
+from services.occupational_annuity.domain import Requests
+from services.occupational_annuity.model import (
+    Credit,
     Declaration,
+    DeclarationPayment,
+    Entry,
+    Ignored,
     Line,
+    NoticeOutcome,
     NotionalBalance,
     NotionalPosting,
+    PaymentSettled,
     PeriodPosition,
+    Registration,
+    Remittance,
+    RemittanceCompletion,
     RemittancePlan,
-    Settlement,
-    TopupAssessment,
+    TopupAllocation,
     TopupBlocked,
+    TopupFunding,
     TopupMember,
+    TopupRound,
 )
 
 # ---- declarations and payments -----------------------------------------------------------------
@@ -43,24 +55,30 @@ RETURNING declaration_id
 
 
 async def upsert_declarations(
-    conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]
+    conn: asyncpg.Connection, registrations: Sequence[Registration]
 ) -> set[str]:
     """Insert new declarations or apply a higher revision; returns the ids whose lines to replace.
 
     A revision arriving after the credit is ignored: the credited lines stay what was paid for.
     """
-    ordered = sorted(rows, key=lambda row: str(row[0]))  # key order: no deadlock between batches
-    columns = [list(column) for column in zip(*ordered, strict=True)]
-    found = await conn.fetch(_UPSERT_DECLARATIONS, *columns)
+    ordered = sorted(registrations, key=lambda r: r.declaration_id)  # no deadlock between batches
+    heads = [r.declaration for r in ordered]
+    found = await conn.fetch(
+        _UPSERT_DECLARATIONS, [r.declaration_id for r in ordered], [r.revision for r in ordered],
+        [r.scheme for r in ordered], [h.fiscal_entity_code if h else None for h in heads],
+        [h.fee_period if h else None for h in heads],
+        [h.unit_funding if h else None for h in heads])
     return {row["declaration_id"] for row in found}
 
 
 async def replace_lines(
-    conn: asyncpg.Connection, declaration_ids: Sequence[str], lines: Sequence[tuple[Any, ...]]
+    conn: asyncpg.Connection, declaration_ids: Sequence[str], declarations: Sequence[Declaration]
 ) -> None:
     await conn.execute(
         "DELETE FROM declaration_line WHERE declaration_id = ANY($1::text[])", list(declaration_ids)
     )
+    lines = [(d.declaration_id, line_no, line.person_id, line.employer_fen, line.employee_fen)
+             for d in declarations for line_no, line in enumerate(d.lines, start=1)]
     if lines:
         await conn.copy_records_to_table(
             "declaration_line", records=lines,
@@ -68,16 +86,14 @@ async def replace_lines(
         )
 
 
-async def drop_waiting_settlements(
-    conn: asyncpg.Connection, declaration_ids: Sequence[str]
-) -> None:
+async def drop_waiting_payments(conn: asyncpg.Connection, declaration_ids: Sequence[str]) -> None:
     """Payments of declarations that turned out to be of another scheme are not ours to hold."""
     await conn.execute(
         "DELETE FROM settlement WHERE declaration_id = ANY($1::text[])", list(declaration_ids)
     )
 
 
-_INSERT_SETTLEMENTS = """
+_INSERT_PAYMENTS = """
 INSERT INTO settlement (payment_id, declaration_id, revision, status, paid_on, amount_paid_fen,
                         amount_outstanding_fen)
 SELECT t.payment_id, t.declaration_id, t.revision, t.status, t.paid_on, t.paid, t.outstanding
@@ -92,9 +108,13 @@ RETURNING payment_id
 """
 
 
-async def insert_settlements(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> set[str]:
+async def insert_payments(conn: asyncpg.Connection, payments: Sequence[PaymentSettled]) -> set[str]:
     """Store new payments in arrival order; returns the payment ids that were new."""
-    found = await conn.fetch(_INSERT_SETTLEMENTS, *(list(col) for col in zip(*rows, strict=True)))
+    found = await conn.fetch(
+        _INSERT_PAYMENTS, [p.payment_id for p in payments], [p.declaration_id for p in payments],
+        [p.revision for p in payments], [p.status for p in payments],
+        [p.paid_on for p in payments], [p.amount_paid_fen for p in payments],
+        [p.amount_outstanding_fen for p in payments])
     return {row["payment_id"] for row in found}
 
 
@@ -128,26 +148,27 @@ async def lock_annuity_declarations(
     }
 
 
-async def load_settlements(
+async def load_payments(
     conn: asyncpg.Connection, declaration_ids: Iterable[str]
-) -> dict[str, list[Settlement]]:
-    found: dict[str, list[Settlement]] = {}
+) -> dict[str, list[DeclarationPayment]]:
+    found: dict[str, list[DeclarationPayment]] = {}
     for row in await conn.fetch(
         "SELECT payment_id, declaration_id, revision, status, uncredited_reported FROM settlement"
         " WHERE declaration_id = ANY($1::text[]) ORDER BY declaration_id, arrival",
         list(declaration_ids),
     ):
-        found.setdefault(row["declaration_id"], []).append(Settlement(
+        found.setdefault(row["declaration_id"], []).append(DeclarationPayment(
             row["payment_id"], row["declaration_id"], row["revision"], row["status"],
             row["uncredited_reported"]))
     return found
 
 
 async def mark_uncredited_reported(conn: asyncpg.Connection, payment_ids: Sequence[str]) -> None:
-    await conn.execute(
-        "UPDATE settlement SET uncredited_reported = true WHERE payment_id = ANY($1::text[])",
-        list(payment_ids),
-    )
+    if payment_ids:
+        await conn.execute(
+            "UPDATE settlement SET uncredited_reported = true WHERE payment_id = ANY($1::text[])",
+            list(payment_ids),
+        )
 
 
 # ---- credits and the journal -------------------------------------------------------------------
@@ -163,9 +184,18 @@ RETURNING declaration_id
 """
 
 
-async def insert_credits(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> set[str]:
+async def insert_credits(
+    conn: asyncpg.Connection, credits: Sequence[Credit], topup_states: Mapping[str, str]
+) -> set[str]:
     """Claim one credit per declaration; returns the declarations credited by this call."""
-    found = await conn.fetch(_INSERT_CREDITS, *(list(col) for col in zip(*rows, strict=True)))
+    heads = [c.declaration for c in credits]
+    found = await conn.fetch(
+        _INSERT_CREDITS, [d.declaration_id for d in heads], [d.revision for d in heads],
+        [c.payment_id for c in credits], [d.fiscal_entity_code for d in heads],
+        [d.fee_period for d in heads], [d.unit_funding for d in heads],
+        [c.total("individual_real") for c in credits], [c.total("unit_real") for c in credits],
+        [c.total("unit_notional") for c in credits],
+        [topup_states[d.declaration_id] for d in heads])
     claimed = {row["declaration_id"] for row in found}
     await conn.execute(
         "UPDATE declaration SET credited_at = now() WHERE declaration_id = ANY($1::text[])",
@@ -174,16 +204,18 @@ async def insert_credits(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...
     return claimed
 
 
-async def insert_entries(conn: asyncpg.Connection, entries: Sequence[tuple[Any, ...]]) -> None:
-    """Journal rows (person, sub-ledger, fen, entity, period, effective_on, source kind, id)."""
+async def insert_entries(conn: asyncpg.Connection, entries: Sequence[Entry]) -> None:
+    """Journal rows, and the members they open."""
     if not entries:
         return
     await conn.execute(
         "INSERT INTO member (person_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
-        sorted({entry[0] for entry in entries}),
+        sorted({entry.person_id for entry in entries}),
     )
     await conn.copy_records_to_table(
-        "entry", records=entries,
+        "entry", records=[(e.person_id, e.sub_ledger, e.amount_fen, e.fiscal_entity_code,
+                           e.fee_period, e.effective_on, e.source_kind, e.source_id)
+                          for e in entries],
         columns=["person_id", "sub_ledger", "amount_fen", "fiscal_entity_code", "fee_period",
                  "effective_on", "source_kind", "source_id"],
     )
@@ -214,28 +246,31 @@ async def lock_unrequested_periods(conn: asyncpg.Connection) -> list[PeriodPosit
 
 
 async def insert_remittances(conn: asyncpg.Connection, plans: Sequence[RemittancePlan]) -> None:
-    await conn.executemany(
+    await conn.execute(
         "INSERT INTO remittance (remittance_id, fiscal_entity_code, fee_period, sequence,"
         " amount_fen, requested_on, due_on, status)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, 'requested')",
-        [(p.remittance_id, p.fiscal_entity_code, p.fee_period, p.sequence, p.amount_fen,
-          p.requested_on, p.due_on) for p in plans],
+        " SELECT *, 'requested' FROM unnest($1::text[], $2::text[], $3::text[], $4::int[],"
+        " $5::bigint[], $6::date[], $7::date[])",
+        [p.remittance_id for p in plans], [p.fiscal_entity_code for p in plans],
+        [p.fee_period for p in plans], [p.sequence for p in plans], [p.amount_fen for p in plans],
+        [p.requested_on for p in plans], [p.due_on for p in plans],
     )
-    await conn.executemany(
-        "UPDATE period_account SET requested_fen = requested_fen + $3,"
-        " remittance_count = remittance_count + 1"
-        " WHERE fiscal_entity_code = $1 AND fee_period = $2",
-        [(p.fiscal_entity_code, p.fee_period, p.amount_fen) for p in plans],
+    await conn.execute(
+        "UPDATE period_account p SET requested_fen = p.requested_fen + t.amount,"
+        " remittance_count = p.remittance_count + 1"
+        " FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(entity, period, amount)"
+        " WHERE p.fiscal_entity_code = t.entity AND p.fee_period = t.period",
+        [p.fiscal_entity_code for p in plans], [p.fee_period for p in plans],
+        [p.amount_fen for p in plans],
     )
 
 
-async def open_remittances(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+async def open_remittances(conn: asyncpg.Connection) -> list[Remittance]:
     rows = await conn.fetch(
-        "SELECT remittance_id, fiscal_entity_code, fee_period, sequence, amount_fen, due_on"
-        " FROM remittance WHERE status = 'requested'"
-        " ORDER BY fiscal_entity_code, fee_period, sequence"
-    )
-    return [dict(row) for row in rows]
+        "SELECT remittance_id, fiscal_entity_code, fee_period, sequence, amount_fen, due_on,"
+        " status FROM remittance WHERE status = 'requested'"
+        " ORDER BY fiscal_entity_code, fee_period, sequence")
+    return [Remittance(*row) for row in rows]
 
 
 async def claim_overdue_reports(
@@ -250,24 +285,20 @@ async def claim_overdue_reports(
     return {row["remittance_id"] for row in found}
 
 
-async def lock_remittances(conn: asyncpg.Connection, ids: Sequence[str]) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        "SELECT remittance_id, fiscal_entity_code, fee_period, amount_fen, due_on, status"
-        " FROM remittance WHERE remittance_id = ANY($1::text[]) ORDER BY remittance_id FOR UPDATE",
-        list(ids),
-    )
-    return [dict(row) for row in rows]
-
-
-async def complete_remittance(
-    conn: asyncpg.Connection, remittance_id: str, notice_id: str, value_date: dt.date,
-    on_time: bool,
+async def complete_remittances(
+    conn: asyncpg.Connection, completions: Sequence[RemittanceCompletion]
 ) -> None:
-    await conn.execute(
-        "UPDATE remittance SET status = 'completed', notice_id = $2, value_date = $3,"
-        " on_time = $4 WHERE remittance_id = $1",
-        remittance_id, notice_id, value_date, on_time,
-    )
+    if completions:
+        await conn.execute(
+            "UPDATE remittance r SET status = 'completed', notice_id = t.notice_id,"
+            " value_date = t.value_date, on_time = t.on_time"
+            " FROM unnest($1::text[], $2::text[], $3::date[], $4::bool[])"
+            "   AS t(remittance_id, notice_id, value_date, on_time)"
+            " WHERE r.remittance_id = t.remittance_id",
+            [c.remittance.remittance_id for c in completions],
+            [c.notice_id for c in completions], [c.value_date for c in completions],
+            [c.on_time for c in completions],
+        )
 
 
 # ---- interest top-up ---------------------------------------------------------------------------
@@ -303,15 +334,6 @@ async def principals(
     return found
 
 
-async def mark_topup_not_applicable(
-    conn: asyncpg.Connection, declaration_ids: Sequence[str]
-) -> None:
-    await conn.execute(
-        "UPDATE credit SET topup_state = 'not_applicable' WHERE declaration_id = ANY($1::text[])",
-        list(declaration_ids),
-    )
-
-
 async def lock_topup_counts(
     conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], int]:
@@ -326,104 +348,131 @@ async def lock_topup_counts(
     return {(row[0], row[1]): row[2] for row in rows}
 
 
-async def insert_assessment(
-    conn: asyncpg.Connection, assessment: TopupAssessment, declaration_ids: Sequence[str],
-    as_of: dt.date,
-) -> None:
-    a = assessment
+async def save_topups(conn: asyncpg.Connection, decided: TopupRound, as_of: dt.date) -> None:
+    """A check's assessments with their members, the credits they cover, the periods held."""
+    assessments = [a for a, _ in decided.assessed]
+    await _hold_topups(conn, decided.blocked, as_of)
+    await conn.execute(
+        "UPDATE credit SET topup_state = 'not_applicable' WHERE declaration_id = ANY($1::text[])",
+        list(decided.not_applicable))
+    if not assessments:
+        return
     await conn.execute(
         "INSERT INTO topup_assessment (assessment_id, fiscal_entity_code, fee_period, sequence,"
         " interest_from, interest_to, total_fen, assessed_on, funding_due_on, rule_version, status)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        a.assessment_id, a.fiscal_entity_code, a.fee_period, a.sequence, a.interest_from,
-        a.interest_to, a.total_fen, as_of, a.funding_due_on, a.rule_version,
-        "funding" if a.total_fen > 0 else "nothing_to_fund",
+        " SELECT a, e, p, s, f, t, total, $8, d, v,"
+        "  CASE WHEN total > 0 THEN 'funding' ELSE 'nothing_to_fund' END"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::date[], $6::date[],"
+        "  $7::bigint[], $9::date[], $10::text[]) AS x(a, e, p, s, f, t, total, d, v)",
+        [a.assessment_id for a in assessments], [a.fiscal_entity_code for a in assessments],
+        [a.fee_period for a in assessments], [a.sequence for a in assessments],
+        [a.interest_from for a in assessments], [a.interest_to for a in assessments],
+        [a.total_fen for a in assessments], as_of, [a.funding_due_on for a in assessments],
+        [a.rule_version for a in assessments],
     )
     await conn.copy_records_to_table(
-        "topup_member",
+        "topup_member", columns=["assessment_id", "person_id", "principal_fen", "interest_fen"],
         records=[(a.assessment_id, m.person_id, m.principal_fen, m.interest_fen)
-                 for m in a.members],
-        columns=["assessment_id", "person_id", "principal_fen", "interest_fen"],
+                 for a in assessments for m in a.members],
     )
-    await conn.execute(
-        "UPDATE credit SET topup_state = 'assessed', topup_assessment_id = $1"
-        " WHERE declaration_id = ANY($2::text[])",
-        a.assessment_id, list(declaration_ids),
-    )
-    await conn.execute(
-        "UPDATE period_account SET topup_count = topup_count + 1"
-        " WHERE fiscal_entity_code = $1 AND fee_period = $2",
-        a.fiscal_entity_code, a.fee_period,
-    )
-    await conn.execute(
-        "DELETE FROM topup_hold WHERE fiscal_entity_code = $1 AND fee_period = $2",
-        a.fiscal_entity_code, a.fee_period,
-    )
+    await _mark_assessed(conn, decided)
 
 
-async def hold_topups(
+async def _mark_assessed(conn: asyncpg.Connection, decided: TopupRound) -> None:
+    covered = [(a.assessment_id, d) for a, ids in decided.assessed for d in ids]
+    await conn.execute(
+        "UPDATE credit c SET topup_state = 'assessed', topup_assessment_id = t.a"
+        " FROM unnest($1::text[], $2::text[]) AS t(a, d) WHERE c.declaration_id = t.d",
+        [a for a, _ in covered], [d for _, d in covered])
+    keys = [(a.fiscal_entity_code, a.fee_period) for a, _ in decided.assessed]
+    await conn.execute(
+        "UPDATE period_account p SET topup_count = p.topup_count + 1"
+        " FROM unnest($1::text[], $2::text[]) AS t(e, f)"
+        " WHERE p.fiscal_entity_code = t.e AND p.fee_period = t.f",
+        [k[0] for k in keys], [k[1] for k in keys])
+    await conn.execute(
+        "DELETE FROM topup_hold h USING unnest($1::text[], $2::text[]) AS t(e, f)"
+        " WHERE h.fiscal_entity_code = t.e AND h.fee_period = t.f",
+        [k[0] for k in keys], [k[1] for k in keys])
+
+
+async def _hold_topups(
     conn: asyncpg.Connection, blocked: Sequence[TopupBlocked], as_of: dt.date
 ) -> None:
-    await conn.executemany(
-        "INSERT INTO topup_hold AS h (fiscal_entity_code, fee_period, missing_years,"
-        " first_seen_on, last_seen_on) VALUES ($1, $2, $3, $4, $4)"
-        " ON CONFLICT (fiscal_entity_code, fee_period) DO UPDATE"
-        " SET missing_years = excluded.missing_years,"
-        " last_seen_on = greatest(h.last_seen_on, excluded.last_seen_on)",
-        [(b.fiscal_entity_code, b.fee_period, list(b.missing_years), as_of) for b in blocked],
-    )
+    if blocked:
+        await conn.executemany(
+            "INSERT INTO topup_hold AS h (fiscal_entity_code, fee_period, missing_years,"
+            " first_seen_on, last_seen_on) VALUES ($1, $2, $3, $4, $4)"
+            " ON CONFLICT (fiscal_entity_code, fee_period) DO UPDATE"
+            " SET missing_years = excluded.missing_years,"
+            " last_seen_on = greatest(h.last_seen_on, excluded.last_seen_on)",
+            [(b.fiscal_entity_code, b.fee_period, list(b.missing_years), as_of)
+             for b in blocked],
+        )
 
 
-async def lock_assessments(conn: asyncpg.Connection, ids: Sequence[str]) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        "SELECT assessment_id, fiscal_entity_code, fee_period, total_fen, status"
-        " FROM topup_assessment WHERE assessment_id = ANY($1::text[])"
-        " ORDER BY assessment_id FOR UPDATE",
-        list(ids),
-    )
-    return [dict(row) for row in rows]
-
-
-async def topup_members(conn: asyncpg.Connection, assessment_id: str) -> list[TopupMember]:
-    rows = await conn.fetch(
-        "SELECT person_id, principal_fen, interest_fen FROM topup_member"
-        " WHERE assessment_id = $1 ORDER BY person_id",
-        assessment_id,
-    )
-    return [TopupMember(*row) for row in rows]
-
-
-async def mark_allocated(conn: asyncpg.Connection, assessment_id: str, notice_id: str) -> None:
-    await conn.execute(
-        "UPDATE topup_assessment SET status = 'allocated', notice_id = $2 WHERE assessment_id = $1",
-        assessment_id, notice_id,
-    )
+async def mark_allocated(conn: asyncpg.Connection, allocations: Sequence[TopupAllocation]) -> None:
+    if allocations:
+        await conn.execute(
+            "UPDATE topup_assessment a SET status = 'allocated', notice_id = t.n"
+            " FROM unnest($1::text[], $2::text[]) AS t(a, n) WHERE a.assessment_id = t.a",
+            [a.funding.assessment_id for a in allocations],
+            [a.notice_id for a in allocations])
 
 
 # ---- transfer notices --------------------------------------------------------------------------
 
 
-async def our_request_ids(conn: asyncpg.Connection, ids: Sequence[str]) -> set[str]:
+async def lock_requests(conn: asyncpg.Connection, ids: Iterable[str]) -> Requests:
+    """Our remittances and top-up fundings among the ids, locked in key order."""
+    wanted = sorted(set(ids))
     rows = await conn.fetch(
-        "SELECT remittance_id AS id FROM remittance WHERE remittance_id = ANY($1::text[])"
-        " UNION ALL SELECT assessment_id FROM topup_assessment"
-        " WHERE assessment_id = ANY($1::text[])",
-        list(ids),
-    )
-    return {row["id"] for row in rows}
+        "SELECT remittance_id, fiscal_entity_code, fee_period, sequence, amount_fen, due_on,"
+        " status FROM remittance WHERE remittance_id = ANY($1::text[])"
+        " ORDER BY remittance_id FOR UPDATE", wanted)
+    remittances = {row["remittance_id"]: Remittance(*row) for row in rows}
+    rows = await conn.fetch(
+        "SELECT assessment_id, fiscal_entity_code, fee_period, total_fen, status"
+        " FROM topup_assessment WHERE assessment_id = ANY($1::text[])"
+        " ORDER BY assessment_id FOR UPDATE", wanted)
+    members: dict[str, list[TopupMember]] = {}
+    for member in await conn.fetch(
+        "SELECT assessment_id, person_id, principal_fen, interest_fen FROM topup_member"
+        " WHERE assessment_id = ANY($1::text[]) ORDER BY assessment_id, person_id",
+        [row["assessment_id"] for row in rows],
+    ):
+        members.setdefault(member["assessment_id"], []).append(TopupMember(
+            member["person_id"], member["principal_fen"], member["interest_fen"]))
+    fundings = {row["assessment_id"]: TopupFunding(
+        row["assessment_id"], row["fiscal_entity_code"], row["fee_period"], row["total_fen"],
+        row["status"], tuple(members.get(row["assessment_id"], ()))) for row in rows}
+    return Requests(remittances, fundings)
 
 
-async def claim_notice(conn: asyncpg.Connection, values: Mapping[str, Any]) -> bool:
-    """Record a notice outcome once; False when it was handled before."""
-    claimed = await conn.fetchval(
-        "INSERT INTO transfer_notice (notice_id, outcome, purpose, covers, amount_fen,"
-        " amount_settled_fen, value_date, reason, replaced_by)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING true",
-        values["notice_id"], values["outcome"], values["purpose"], values["covers"],
-        values["amount_fen"], values["amount_settled_fen"], values.get("value_date"),
-        values.get("reason"), values.get("replaced_by"),
+_CLAIM_NOTICES = """
+INSERT INTO transfer_notice (notice_id, outcome, purpose, covers, amount_fen, amount_settled_fen,
+                             value_date, reason, replaced_by)
+SELECT n, o, p, ARRAY(SELECT jsonb_array_elements_text(c)), a, s, v, r, b
+FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::bigint[], $6::bigint[],
+            $7::date[], $8::text[], $9::text[]) WITH ORDINALITY AS t(n, o, p, c, a, s, v, r, b, k)
+ORDER BY k
+ON CONFLICT DO NOTHING
+RETURNING notice_id
+"""
+
+
+async def claim_notices(conn: asyncpg.Connection, outcomes: Sequence[NoticeOutcome]) -> set[str]:
+    """Record each notice outcome once; returns the notice ids not handled before (a notice
+    twice in one batch is claimed by its first occurrence)."""
+    found = await conn.fetch(
+        _CLAIM_NOTICES,
+        [o.notice_id for o in outcomes], [o.result for o in outcomes],
+        [o.purpose for o in outcomes], [json.dumps(list(o.covers)) for o in outcomes],
+        [o.amount_fen for o in outcomes], [o.amount_settled_fen for o in outcomes],
+        [o.value_date for o in outcomes], [o.reason for o in outcomes],
+        [o.replaced_by for o in outcomes],
     )
-    return claimed is True
+    return {row["notice_id"] for row in found}
 
 
 # ---- notional interest -------------------------------------------------------------------------
@@ -465,15 +514,14 @@ async def claim_notional_postings(
 # ---- bookkeeping -------------------------------------------------------------------------------
 
 
-async def record_ignored(
-    conn: asyncpg.Connection, rows: Sequence[tuple[str, str, str, list[dict[str, Any]]]]
-) -> None:
-    await conn.executemany(
-        "INSERT INTO ignored_event (source, event_id, event_type, reasons)"
-        " VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING",
-        [(source, event_id, event_type, json.dumps(reasons))
-         for source, event_id, event_type, reasons in rows],
-    )
+async def record_ignored(conn: asyncpg.Connection, ignored: Sequence[Ignored]) -> None:
+    if ignored:
+        await conn.executemany(
+            "INSERT INTO ignored_event (source, event_id, event_type, reasons)"
+            " VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING",
+            [(i.source, i.event_id, i.unreadable.event_type, json.dumps(i.unreadable.reasons))
+             for i in ignored],
+        )
 
 
 async def gauges(conn: asyncpg.Connection) -> list[tuple[str, str, int]]:

@@ -105,7 +105,7 @@ CREATE TABLE shortfall_report (
 );
 CREATE INDEX shortfall_report_as_of ON shortfall_report (as_of);
 
--- The ledger (scheme in services/fund_transfer/ledger.py). Accounts are text codes:
+-- The ledger (scheme in services/fund_transfer/domain/ledger.py). Accounts are text codes:
 --   receivable:obligation/<entity>/<fund>/<period>  debit at appropriation, credit at settlement
 --   payable:obligation/<entity>/<fund>/<period>     credit at appropriation, debit at settlement
 --   receivable:request/<id>, payable:request/<id>   the same for transfer requests

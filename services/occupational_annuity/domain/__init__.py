@@ -1,51 +1,46 @@
 """Pure rules of the occupational annuity ledger (DOMAIN.md, "Occupational annuity").
 
 No I/O, no clock, no logging: every date comes in as an argument (`as_of` of a deadline check,
-`value_date` of a settlement) and every decision goes out as plain data. Money is integer fen;
-interest is an exact Fraction of a fen until its one half-up rounding.
+`value_date` of a settlement) and every decision goes out as typed data (model.py), journal
+entries included, with the sums they must keep asserted where they are made. Money is integer
+fen; interest is an exact Fraction of a fen until its one half-up rounding.
 
-- terms: the configurable rules (rates, days) and the dates they set;
+- terms: the dates the configurable rules set;
 - credit: a paid declaration booked to its members' sub-ledgers;
 - remittance: upward remittance of collected money and its deadlines;
-- interest: the interest top-up (补息) and the yearly notional interest.
+- interest: the interest top-up (补息) and the yearly notional interest;
+- notices: what fund_transfer's notices do to the requests they cover.
 """
 
 from services.occupational_annuity.domain.credit import (
-    Credit,
-    CreditDecision,
-    Declaration,
-    Line,
-    MemberCredit,
-    Settlement,
+    collected_by_period,
+    credit_entries,
     decide_credit,
     member_credits,
     topup_state,
 )
 from services.occupational_annuity.domain.interest import (
-    EntityPosting,
-    NotionalBalance,
-    NotionalPosting,
-    TopupAssessment,
-    TopupBlocked,
-    TopupMember,
     assess_topup,
+    assess_topups,
     by_entity,
     exact_interest,
     is_funded_in_full,
     missing_rate_years,
     notional_cutoff,
     notional_effective_on,
+    notional_entries,
     notional_interest_fen,
     post_notional,
     round_fraction_half_up,
     split_interest,
+    topup_entries,
 )
+from services.occupational_annuity.domain.notices import Requests, apply_notice
 from services.occupational_annuity.domain.remittance import (
-    PeriodPosition,
-    RemittancePlan,
     is_on_time,
     is_past_due,
     notice_matches,
+    past_due,
     plan_remittances,
 )
 from services.occupational_annuity.domain.terms import (
@@ -53,9 +48,6 @@ from services.occupational_annuity.domain.terms import (
     CREDITING_STATUSES,
     DAYS_PER_YEAR,
     REGION_CODE,
-    Rate,
-    Rules,
-    UnitFunding,
     month_after,
     period_start,
     remittance_due_on,
@@ -63,31 +55,21 @@ from services.occupational_annuity.domain.terms import (
     topup_interval,
     year_pieces,
 )
+from services.occupational_annuity.model import UnitFunding
 
 __all__ = [
     "ANNUITY_SCHEME",
     "CREDITING_STATUSES",
     "DAYS_PER_YEAR",
     "REGION_CODE",
-    "Credit",
-    "CreditDecision",
-    "Declaration",
-    "EntityPosting",
-    "Line",
-    "MemberCredit",
-    "NotionalBalance",
-    "NotionalPosting",
-    "PeriodPosition",
-    "Rate",
-    "RemittancePlan",
-    "Rules",
-    "Settlement",
-    "TopupAssessment",
-    "TopupBlocked",
-    "TopupMember",
+    "Requests",
     "UnitFunding",
+    "apply_notice",
     "assess_topup",
+    "assess_topups",
     "by_entity",
+    "collected_by_period",
+    "credit_entries",
     "decide_credit",
     "exact_interest",
     "is_funded_in_full",
@@ -99,7 +81,9 @@ __all__ = [
     "notice_matches",
     "notional_cutoff",
     "notional_effective_on",
+    "notional_entries",
     "notional_interest_fen",
+    "past_due",
     "period_start",
     "plan_remittances",
     "post_notional",
@@ -107,6 +91,7 @@ __all__ = [
     "remittance_request_on",
     "round_fraction_half_up",
     "split_interest",
+    "topup_entries",
     "topup_interval",
     "topup_state",
     "year_pieces",

@@ -2,78 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from services.occupational_annuity.domain.terms import (
     CREDITING_STATUSES,
-    Rules,
-    UnitFunding,
+    period_start,
     topup_interval,
 )
+from services.occupational_annuity.model import (
+    Credit,
+    CreditDecision,
+    Declaration,
+    DeclarationPayment,
+    Entry,
+    MemberCredit,
+    Rules,
+    SubLedger,
+)
 
-
-@dataclass(frozen=True, slots=True)
-class Line:
-    person_id: str
-    employer_fen: int
-    employee_fen: int
-
-
-@dataclass(frozen=True, slots=True)
-class Declaration:
-    """The latest registered revision of an occupational annuity declaration."""
-
-    declaration_id: str
-    revision: int
-    fiscal_entity_code: str
-    fee_period: str
-    unit_funding: UnitFunding
-    lines: tuple[Line, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Settlement:
-    """One `collection.contribution.settled.v1`, in arrival order."""
-
-    payment_id: str
-    declaration_id: str
-    revision: int
-    status: str
-    uncredited_reported: bool
-
-
-@dataclass(frozen=True, slots=True)
-class MemberCredit:
-    person_id: str
-    individual_real_fen: int
-    unit_real_fen: int
-    unit_notional_fen: int
-
-    @property
-    def funded_fen(self) -> int:
-        return self.individual_real_fen + self.unit_real_fen
-
-
-@dataclass(frozen=True, slots=True)
-class Credit:
-    declaration: Declaration
-    payment_id: str
-    members: tuple[MemberCredit, ...]
-
-    def total(self, sub_ledger: str) -> int:
-        return sum(getattr(member, f"{sub_ledger}_fen") for member in self.members)
-
-    @property
-    def funded_fen(self) -> int:
-        return self.total("individual_real") + self.total("unit_real")
-
-
-@dataclass(frozen=True, slots=True)
-class CreditDecision:
-    credit: Credit | None
-    uncredited_payment_ids: tuple[str, ...]
+CREDITED_SUB_LEDGERS: tuple[SubLedger, ...] = ("individual_real", "unit_real", "unit_notional")
 
 
 def member_credits(declaration: Declaration) -> tuple[MemberCredit, ...]:
@@ -90,23 +38,23 @@ def member_credits(declaration: Declaration) -> tuple[MemberCredit, ...]:
 
 
 def decide_credit(
-    declaration: Declaration | None, settlements: Sequence[Settlement], *, credited: bool
+    declaration: Declaration | None, payments: Sequence[DeclarationPayment], *, credited: bool
 ) -> CreditDecision:
-    """Credit once a paying settlement of the registered revision is there; report shortfalls.
+    """Credit once a paying payment of the registered revision is there; report shortfalls.
 
-    A settlement of a revision we have not seen registered waits for that revision's lines
+    A payment of a revision we have not seen registered waits for that revision's lines
     (collection accepts no new revision after a payment, so the paid revision is the last one).
     """
     if declaration is None:
         return CreditDecision(None, ())
     uncredited = tuple(
-        s.payment_id for s in settlements if s.status == "underpaid" and not s.uncredited_reported
+        p.payment_id for p in payments if p.status == "underpaid" and not p.uncredited_reported
     )
     if credited:
         return CreditDecision(None, uncredited)
     paying = next(
-        (s for s in settlements
-         if s.status in CREDITING_STATUSES and s.revision == declaration.revision),
+        (p for p in payments
+         if p.status in CREDITING_STATUSES and p.revision == declaration.revision),
         None,
     )
     if paying is None:
@@ -120,3 +68,32 @@ def topup_state(credit: Credit, rules: Rules) -> Literal["pending", "not_applica
     if credit.funded_fen > 0 and topup_interval(credit.declaration.fee_period, rules) is not None:
         return "pending"
     return "not_applicable"
+
+
+def credit_entries(credit: Credit) -> list[Entry]:
+    """The journal rows of a credit: one per member and non-empty sub-ledger, counting from the
+    first day of the fee period. They add up to the credit's totals, sub-ledger by sub-ledger."""
+    d = credit.declaration
+    effective_on = period_start(d.fee_period)
+    entries = [
+        Entry(m.person_id, sub_ledger, amount_fen, d.fiscal_entity_code, d.fee_period,
+              effective_on, "contribution", d.declaration_id)
+        for m in credit.members
+        for sub_ledger, amount_fen in zip(
+            CREDITED_SUB_LEDGERS, (m.individual_real_fen, m.unit_real_fen, m.unit_notional_fen),
+            strict=True)
+        if amount_fen > 0
+    ]
+    for sub_ledger in CREDITED_SUB_LEDGERS:
+        booked_fen = sum(e.amount_fen for e in entries if e.sub_ledger == sub_ledger)
+        assert booked_fen == credit.total(sub_ledger), (d.declaration_id, sub_ledger)
+    return entries
+
+
+def collected_by_period(credits: Iterable[Credit]) -> dict[tuple[str, str], int]:
+    """Funded money newly credited per (fiscal entity, fee period)."""
+    collected: dict[tuple[str, str], int] = {}
+    for credit in credits:
+        key = (credit.declaration.fiscal_entity_code, credit.declaration.fee_period)
+        collected[key] = collected.get(key, 0) + credit.funded_fen
+    return collected

@@ -8,48 +8,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 
-from services.occupational_annuity.domain.terms import (
-    DAYS_PER_YEAR,
+from services.occupational_annuity.domain.terms import DAYS_PER_YEAR, topup_interval, year_pieces
+from services.occupational_annuity.model import (
+    EntityPosting,
+    Entry,
+    NotionalBalance,
+    NotionalPosting,
     Rate,
     Rules,
-    topup_interval,
-    year_pieces,
+    TopupAssessment,
+    TopupBlocked,
+    TopupFunding,
+    TopupMember,
+    TopupRound,
 )
 from shared.ids import topup_assessment_id
 from shared.money import round_half_up_div, split_fen
-
-
-@dataclass(frozen=True, slots=True)
-class TopupMember:
-    person_id: str
-    principal_fen: int
-    interest_fen: int
-
-
-@dataclass(frozen=True, slots=True)
-class TopupAssessment:
-    assessment_id: str
-    sequence: int
-    fiscal_entity_code: str
-    fee_period: str
-    interest_from: dt.date
-    interest_to: dt.date
-    total_fen: int
-    members: tuple[TopupMember, ...]
-    funding_due_on: dt.date
-    rule_version: str
-
-
-@dataclass(frozen=True, slots=True)
-class TopupBlocked:
-    """The interval needs a year with no configured rate: nothing is assessed until there is."""
-
-    fiscal_entity_code: str
-    fee_period: str
-    missing_years: tuple[int, ...]
 
 
 def missing_rate_years(pieces: Sequence[tuple[int, int]], rules: Rules) -> tuple[int, ...]:
@@ -112,35 +88,48 @@ def assess_topup(
     )
 
 
+def assess_topups(
+    pending: Mapping[tuple[str, str], Sequence[str]],
+    principals: Mapping[tuple[str, str], Mapping[str, int]],
+    sequences: Mapping[tuple[str, str], int],
+    *,
+    as_of: dt.date,
+    rules: Rules,
+) -> TopupRound:
+    """Every (paying entity, fee period) with unassessed credits, in key order."""
+    assessed: list[tuple[TopupAssessment, tuple[str, ...]]] = []
+    not_applicable: list[str] = []
+    blocked: list[TopupBlocked] = []
+    for key in sorted(pending):
+        outcome = assess_topup(key[0], key[1], sequence=sequences.get(key, 0),
+                               principals=principals.get(key, {}), as_of=as_of, rules=rules)
+        if isinstance(outcome, TopupBlocked):
+            blocked.append(outcome)
+        elif outcome is None:
+            not_applicable.extend(pending[key])
+        else:
+            assessed.append((outcome, tuple(pending[key])))
+    return TopupRound(tuple(assessed), tuple(not_applicable), tuple(blocked))
+
+
 def is_funded_in_full(amount_settled_fen: int, total_fen: int) -> bool:
     return amount_settled_fen >= total_fen
 
 
+def topup_entries(funding: TopupFunding, value_date: dt.date) -> list[Entry]:
+    """A funded top-up booked to its members, from the day the money arrived; the members'
+    interest adds up to the funded total (largest-remainder split at assessment)."""
+    members_fen = sum(m.interest_fen for m in funding.members)
+    if members_fen != funding.total_fen:
+        raise AssertionError(f"top-up {funding.assessment_id} members do not sum to its total")
+    return [
+        Entry(m.person_id, "interest_topup", m.interest_fen, funding.fiscal_entity_code,
+              funding.fee_period, value_date, "interest_topup", funding.assessment_id)
+        for m in funding.members if m.interest_fen > 0
+    ]
+
+
 # ---- notional interest -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class NotionalBalance:
-    """A member's unit_notional money at one entity that counts for a year's interest."""
-
-    person_id: str
-    fiscal_entity_code: str
-    balance_fen: int
-
-
-@dataclass(frozen=True, slots=True)
-class NotionalPosting:
-    person_id: str
-    fiscal_entity_code: str
-    balance_fen: int
-    interest_fen: int
-
-
-@dataclass(frozen=True, slots=True)
-class EntityPosting:
-    fiscal_entity_code: str
-    member_count: int
-    total_fen: int
 
 
 def notional_cutoff(year: int) -> dt.date:
@@ -167,6 +156,12 @@ def post_notional(balances: Iterable[NotionalBalance], rate: Rate) -> list[Notio
     ]
     return sorted((p for p in postings if p.interest_fen > 0),
                   key=lambda p: (p.fiscal_entity_code, p.person_id))
+
+
+def notional_entries(postings: Iterable[NotionalPosting], year: int) -> list[Entry]:
+    effective_on = notional_effective_on(year)
+    return [Entry(p.person_id, "unit_notional", p.interest_fen, p.fiscal_entity_code, None,
+                  effective_on, "notional_interest", str(year)) for p in postings]
 
 
 def by_entity(postings: Iterable[NotionalPosting]) -> list[EntityPosting]:

@@ -4,37 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from services.occupational_annuity.domain.terms import (
     REGION_CODE,
-    Rules,
     remittance_due_on,
     remittance_request_on,
 )
+from services.occupational_annuity.model import PeriodPosition, Remittance, RemittancePlan, Rules
 from shared.ids import notice_id_for_request, remittance_id
-
-
-@dataclass(frozen=True, slots=True)
-class PeriodPosition:
-    """Funded money of one (fiscal entity, fee period): collected, already requested upward."""
-
-    fiscal_entity_code: str
-    fee_period: str
-    collected_fen: int
-    requested_fen: int
-    remittance_count: int
-
-
-@dataclass(frozen=True, slots=True)
-class RemittancePlan:
-    remittance_id: str
-    fiscal_entity_code: str
-    fee_period: str
-    sequence: int
-    amount_fen: int
-    requested_on: dt.date
-    due_on: dt.date
 
 
 def plan_remittances(
@@ -64,6 +41,11 @@ def plan_remittances(
 def is_past_due(due_on: dt.date, as_of: dt.date) -> bool:
     """CONTRACTS.md: past due when as_of is after the due date; the due date itself is on time."""
     return as_of > due_on
+
+
+def past_due(remittances: Iterable[Remittance], as_of: dt.date) -> list[Remittance]:
+    """The open remittances a check as of `as_of` reports overdue."""
+    return [r for r in remittances if r.status == "requested" and is_past_due(r.due_on, as_of)]
 
 
 def notice_matches(notice_id: str, attempt: int | None, request_ids: Iterable[str]) -> bool:

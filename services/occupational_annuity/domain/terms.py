@@ -1,4 +1,4 @@
-"""Rules as the domain sees them, and the dates they set (DOMAIN.md, "Occupational annuity").
+"""The dates the rules set, and the fixed terms of the ledger (DOMAIN.md, "Occupational annuity").
 
 Pure: no I/O, no clock. Dates come in as arguments; periods are "YYYY-MM" strings.
 """
@@ -6,37 +6,14 @@ Pure: no I/O, no clock. Dates come in as arguments; periods are "YYYY-MM" string
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from dataclasses import dataclass
-from fractions import Fraction
-from typing import Final, Literal
+from typing import Final
+
+from services.occupational_annuity.model import Rules
 
 REGION_CODE: Final = "150000"
 ANNUITY_SCHEME: Final = "occupational_annuity"
 DAYS_PER_YEAR: Final = 365  # ACT/365 even in leap years (DOMAIN.md, 补息 default)
 CREDITING_STATUSES: Final = frozenset({"paid", "overpaid"})
-
-UnitFunding = Literal["self", "treasury_full"]
-
-
-@dataclass(frozen=True, slots=True)
-class Rate:
-    """A yearly rate as configured (`text`, echoed on the wire) and as an exact fraction."""
-
-    text: str
-    value: Fraction
-
-
-@dataclass(frozen=True, slots=True)
-class Rules:
-    """The parameters DOMAIN.md leaves configurable (grade U/C), loaded from rules/*.json."""
-
-    rule_version: str
-    investment_start: dt.date
-    remittance_request_day: int
-    remittance_due_day: int
-    topup_funding_days: int
-    notional_rates: Mapping[int, Rate]
 
 
 # ---- dates -------------------------------------------------------------------------------------

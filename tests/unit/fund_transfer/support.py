@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.fund_transfer import domain, validation
-from services.fund_transfer.accounts import load_account_book
 from services.fund_transfer.model import Outbound, Rules, WorkingSet
+from services.fund_transfer.rules import load_account_book
 from shared.contracts import finance, transfer
 from shared.ids import notice_id_for_appropriation, notice_id_for_request
 

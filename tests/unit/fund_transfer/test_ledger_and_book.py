@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from services.fund_transfer import ledger as scheme
-from services.fund_transfer.accounts import ACCOUNT_KINDS, load_account_book
+from services.fund_transfer import rules as book
+from services.fund_transfer.domain import ledger as scheme
 from services.fund_transfer.model import Entry, Journal
+from services.fund_transfer.rules import ACCOUNT_KINDS, load_account_book
 from tests.unit.fund_transfer.support import RULES, Ledger, date, first_notice, request_notice
 
 KEY = ("150200", "institution_basic_pension", "2025-03")
+SAMPLE_BOOK = Path(book.__file__).parent / "rules" / "accounts.json"
 
 
 def balances(ledger: Ledger) -> dict[str, int]:
@@ -77,7 +79,7 @@ def test_the_book_has_the_region_and_fourteen_sources_with_both_accounts() -> No
 
 
 def test_a_book_with_an_unlabelled_sample_number_does_not_load(tmp_path: Path) -> None:
-    text = (Path(scheme.__file__).parent / "accounts.json").read_text("utf-8")
+    text = SAMPLE_BOOK.read_text("utf-8")
     data = json.loads(text)
     data["entities"][1]["accounts"][0]["account_no"] = "6222000000000001"
     path = tmp_path / "accounts.json"
@@ -87,7 +89,7 @@ def test_a_book_with_an_unlabelled_sample_number_does_not_load(tmp_path: Path) -
 
 
 def test_a_book_missing_an_account_does_not_load(tmp_path: Path) -> None:
-    data = json.loads((Path(scheme.__file__).parent / "accounts.json").read_text("utf-8"))
+    data = json.loads(SAMPLE_BOOK.read_text("utf-8"))
     data["entities"][2]["accounts"].pop()
     path = tmp_path / "accounts.json"
     path.write_text(json.dumps(data, ensure_ascii=False), "utf-8")

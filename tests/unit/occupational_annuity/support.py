@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.occupational_annuity.domain import Rules
+from services.occupational_annuity.model import Rules
 from services.occupational_annuity.rules import load_rules
 
 LOCAL: Rules = load_rules("local")

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from services.occupational_annuity import domain
-from services.occupational_annuity.domain import Declaration, Line, MemberCredit, Settlement
+from services.occupational_annuity.model import (
+    Declaration,
+    DeclarationPayment,
+    Line,
+    MemberCredit,
+)
 from tests.unit.occupational_annuity.support import ALICE, BOB, LOCAL
 
 
@@ -13,8 +18,9 @@ def declaration(unit_funding: domain.UnitFunding = "self", revision: int = 0,
         Line(BOB, 39_256, 19_628), Line(ALICE, 80_000, 40_000), Line(BOB, 100, 50)))
 
 
-def settled(payment_id: str, status: str, revision: int = 0, reported: bool = False) -> Settlement:
-    return Settlement(payment_id, "D-1", revision, status, reported)
+def settled(payment_id: str, status: str, revision: int = 0,
+            reported: bool = False) -> DeclarationPayment:
+    return DeclarationPayment(payment_id, "D-1", revision, status, reported)
 
 
 def test_self_funded_units_credit_unit_real_and_members_are_summed_and_sorted() -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from services.occupational_annuity import domain, events, inbound
-from services.occupational_annuity.domain import RemittancePlan
+from services.occupational_annuity import domain, events
+from services.occupational_annuity import validation as inbound
+from services.occupational_annuity.model import RemittancePlan, TopupAssessment
 from shared.contracts import collection, transfer
 from shared.ids import notice_id_for_request, remittance_id
 from tests.unit.occupational_annuity.support import ALICE, LOCAL
@@ -43,7 +44,7 @@ def test_our_transfer_requests_validate_against_fund_transfers_model() -> None:
     assessment = domain.assess_topup("150000", "2019-12", sequence=0,
                                      principals={"150102199001010019": 100_000},
                                      as_of=dt.date(2025, 6, 1), rules=LOCAL)
-    assert isinstance(assessment, domain.TopupAssessment)
+    assert isinstance(assessment, TopupAssessment)
     transfer.TransferRequested.model_validate(events.topup_transfer(assessment))
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 from fractions import Fraction
 
 from services.occupational_annuity import domain
-from services.occupational_annuity.domain import NotionalBalance, NotionalPosting, Rate
+from services.occupational_annuity.model import NotionalBalance, NotionalPosting, Rate
 from tests.unit.occupational_annuity.support import ALICE, BOB, CAROL, LOCAL
 
 RATE_2019 = LOCAL.notional_rates[2019]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from services.occupational_annuity import domain
-from services.occupational_annuity.domain import PeriodPosition, RemittancePlan
+from services.occupational_annuity.model import PeriodPosition, RemittancePlan
 from shared.ids import remittance_id
 from tests.unit.occupational_annuity.support import LOCAL
 

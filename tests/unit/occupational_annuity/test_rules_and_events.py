@@ -6,12 +6,15 @@ import datetime as dt
 from fractions import Fraction
 
 from services.occupational_annuity import domain, events
-from services.occupational_annuity.domain import (
+from services.occupational_annuity.model import (
     Credit,
     Declaration,
     EntityPosting,
     Line,
+    Remittance,
     RemittancePlan,
+    TopupAssessment,
+    TopupFunding,
     TopupMember,
 )
 from shared.contracts import annuity as contract
@@ -53,7 +56,7 @@ def test_a_topup_is_funded_from_the_paying_entitys_special_account() -> None:
     assessment = domain.assess_topup("150300", "2019-12", sequence=0,
                                      principals={ALICE: 100_000}, as_of=dt.date(2025, 6, 6),
                                      rules=LOCAL)
-    assert isinstance(assessment, domain.TopupAssessment)
+    assert isinstance(assessment, TopupAssessment)
     data = events.topup_transfer(assessment)
     assert set(data) == TRANSFER_FIELDS
     assert (data["purpose"], data["amount"], data["due_on"]) == (
@@ -72,14 +75,16 @@ def test_ledger_payloads_validate_against_their_models() -> None:
     credited = contract.ContributionCredited.model_validate(events.credited(credit))
     assert (credited.individual_real_total, credited.unit_real_total,
             credited.unit_notional_total) == ("400.00", "800.00", "0.00")
-    row = {"remittance_id": remittance_id("150200", "2025-03", 0), "fiscal_entity_code": "150200",
-           "fee_period": "2025-03", "amount_fen": 5, "due_on": dt.date(2025, 4, 15),
-           "assessment_id": remittance_id("150200", "2025-03", 9), "total_fen": 3}
+    remittance = Remittance(remittance_id("150200", "2025-03", 0), "150200", "2025-03", 0, 5,
+                            dt.date(2025, 4, 15), "requested")
     contract.RemittanceCompleted.model_validate(
-        events.remittance_completed(row, "N-1", dt.date(2025, 4, 16), on_time=False))
-    contract.RemittanceOverdue.model_validate(events.remittance_overdue(row, dt.date(2025, 5, 1)))
-    allocated = contract.InterestTopupAllocated.model_validate(events.topup_allocated(
-        row, "N-2", [TopupMember(ALICE, 10, 2), TopupMember(BOB, 10, 1)]))
+        events.remittance_completed(remittance, "N-1", dt.date(2025, 4, 16), on_time=False))
+    contract.RemittanceOverdue.model_validate(
+        events.remittance_overdue(remittance, dt.date(2025, 5, 1)))
+    funding = TopupFunding(remittance_id("150200", "2025-03", 9), "150200", "2025-03", 3,
+                           "funding", (TopupMember(ALICE, 10, 2), TopupMember(BOB, 10, 1)))
+    allocated = contract.InterestTopupAllocated.model_validate(
+        events.topup_allocated(funding, "N-2"))
     assert [a.amount for a in allocated.allocations] == ["0.02", "0.01"]
     posted = contract.NotionalInterestPosted.model_validate(events.notional_posted(
         EntityPosting("150200", 2, 106), 2019, LOCAL.notional_rates[2019], "C-1", "v"))

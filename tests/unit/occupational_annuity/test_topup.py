@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.occupational_annuity import domain
-from services.occupational_annuity.domain import TopupAssessment, TopupBlocked
+from services.occupational_annuity.model import TopupAssessment, TopupBlocked
 from shared.ids import topup_assessment_id
 from tests.unit.occupational_annuity.support import ALICE, BOB, CAROL, DAVE, LOCAL, PRODUCTION
 

@@ -1,8 +1,8 @@
 """The account book: fiscal entities and their accounts, as data (DOMAIN.md, "Accounts").
 
-The book is read once at start-up from a JSON file (by default the packaged `accounts.json`, whose
-account numbers are labelled samples) and checked whole: a book with a missing account or an
-unlabelled sample number stops the service before it consumes anything.
+The book is read once at start-up from a JSON file (by default the packaged
+`rules/accounts.json`, whose account numbers are labelled samples) and checked whole: a book with
+a missing account or an unlabelled sample number stops the service before it consumes anything.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class AccountBook:
 def load_account_book(path: Path | None = None) -> AccountBook:
     """Read and check the book; `path=None` reads the packaged sample book."""
     if path is None:
-        text = resources.files(__package__).joinpath("accounts.json").read_text("utf-8")
+        text = resources.files(__package__).joinpath("rules", "accounts.json").read_text("utf-8")
     else:
         text = path.read_text("utf-8")
     return _build(_BookFile.model_validate(json.loads(text)))

@@ -23,7 +23,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from services.fund_transfer import events, ledger
+from services.fund_transfer import events
+from services.fund_transfer.domain import ledger
 from services.fund_transfer.model import (
     Appropriation,
     DeadlineCheck,

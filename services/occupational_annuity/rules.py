@@ -1,4 +1,5 @@
-"""The occupational annuity rule sets as data: production.json, and local-sample.json on top.
+"""The occupational annuity rule sets as data: rules/production.json, and
+rules/local-sample.json on top.
 
 `production` ships only figures DOMAIN.md grades (its notional rate table is empty until users
 enter the announced rates); `local` adds the clearly labelled sample rates so historical periods
@@ -14,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.occupational_annuity.domain import Rate, Rules
+from services.occupational_annuity.model import Rate, Rules
 from shared.contracts.wire import loads_strict
 
 RuleSet = Literal["production", "local"]
@@ -47,7 +48,7 @@ class _RuleFile(_Strict):
 
 
 def _read(name: str) -> _RuleFile:
-    raw = resources.files(__name__).joinpath(name).read_bytes()
+    raw = resources.files(__package__).joinpath("rules", name).read_bytes()
     return _RuleFile.model_validate(loads_strict(raw))
 
 
