@@ -214,8 +214,10 @@ async def _notices(
         _log_notice(outcome, requests.covered(outcome))
         decision = domain.apply_notice(requests, outcome)
         if decision.short_fen:
-            log.error("notice.short", notice_id=outcome.notice_id, short_fen=decision.short_fen)
+            # Normal after a partly settled notice failed: its replacement brings the rest.
+            log.info("request.short", notice_id=outcome.notice_id, short_fen=decision.short_fen)
         decided.append((event, decision))
+    await store.save_transfer_requests(conn, list(requests.changed.values()))
     completions = [c for _, d in decided for c in d.completions]
     allocations = [a for _, d in decided for a in d.allocations]
     await store.complete_remittances(conn, completions)
@@ -259,6 +261,7 @@ async def _deadline_check(
                                     rules)
     if plans:
         await store.insert_remittances(conn, plans)
+        await store.insert_transfer_requests(conn, [domain.remittance_request(p) for p in plans])
     out = [e for plan in plans for e in events.remittance_requests(plan, rules.rule_version)]
     pending = await store.lock_pending_topup_credits(conn)
     if pending:
@@ -267,6 +270,8 @@ async def _deadline_check(
         decided = domain.assess_topups(pending, principals, sequences, as_of=check.as_of,
                                        rules=rules)
         await store.save_topups(conn, decided, check.as_of)
+        await store.insert_transfer_requests(conn, [
+            domain.topup_request(a) for a, _ in decided.assessed if a.total_fen > 0])
         out += [e for a, _ in decided.assessed for e in events.topup_assessment(a)]
         if decided.blocked:
             log.warning("topup.rate_missing", periods=len(decided.blocked),

@@ -20,6 +20,7 @@ PaymentStatus = Literal["paid", "underpaid", "overpaid"]
 SubLedger = Literal["individual_real", "unit_real", "unit_notional", "interest_topup"]
 SourceKind = Literal["contribution", "interest_topup", "notional_interest"]
 NoticeResult = Literal["settled", "failed"]
+RequestPurpose = Literal["annuity_remittance", "annuity_interest_topup"]
 RemittanceStatus = Literal["requested", "completed"]
 TopupStatus = Literal["funding", "allocated", "nothing_to_fund"]
 
@@ -244,6 +245,28 @@ class TopupFunding:
 
 
 @dataclass(frozen=True, slots=True)
+class TransferRequest:
+    """What this service asked fund_transfer to move, and the money settled so far over all the
+    notices of the request; complete once that reaches the amount (`completed_by` the notice)."""
+
+    request_id: str
+    purpose: RequestPurpose
+    fiscal_entity_code: str
+    amount_fen: int
+    settled_fen: int = 0
+    completed_by: str | None = None
+    value_date: dt.date | None = None
+
+    @property
+    def completed(self) -> bool:
+        return self.completed_by is not None
+
+    @property
+    def outstanding_fen(self) -> int:
+        return max(0, self.amount_fen - self.settled_fen)
+
+
+@dataclass(frozen=True, slots=True)
 class RemittanceCompletion:
     remittance: Remittance
     notice_id: str
@@ -260,8 +283,8 @@ class TopupAllocation:
 
 @dataclass(frozen=True, slots=True)
 class NoticeDecision:
-    """What one notice outcome does to the requests it covers; `short_fen` is the money a
-    settled notice lacks for them (nothing completes then)."""
+    """What one notice outcome does to the requests it covers: what it completes, and the money
+    they still lack after it (`short_fen`, 0 when they are complete)."""
 
     completions: tuple[RemittanceCompletion, ...] = ()
     allocations: tuple[TopupAllocation, ...] = ()

@@ -37,6 +37,7 @@ from services.occupational_annuity.model import (
     TopupFunding,
     TopupMember,
     TopupRound,
+    TransferRequest,
 )
 
 # ---- declarations and payments -----------------------------------------------------------------
@@ -423,9 +424,40 @@ async def mark_allocated(conn: asyncpg.Connection, allocations: Sequence[TopupAl
 # ---- transfer notices --------------------------------------------------------------------------
 
 
+async def insert_transfer_requests(
+    conn: asyncpg.Connection, requests: Sequence[TransferRequest]
+) -> None:
+    if requests:
+        await conn.execute(
+            "INSERT INTO transfer_request (request_id, purpose, fiscal_entity_code, amount_fen)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])",
+            [r.request_id for r in requests], [r.purpose for r in requests],
+            [r.fiscal_entity_code for r in requests], [r.amount_fen for r in requests])
+
+
+async def save_transfer_requests(
+    conn: asyncpg.Connection, requests: Sequence[TransferRequest]
+) -> None:
+    if requests:
+        await conn.execute(
+            "UPDATE transfer_request r SET settled_fen = t.settled, completed_by = t.notice,"
+            " value_date = t.value_date"
+            " FROM unnest($1::text[], $2::bigint[], $3::text[], $4::date[])"
+            "   AS t(request_id, settled, notice, value_date)"
+            " WHERE r.request_id = t.request_id",
+            [r.request_id for r in requests], [r.settled_fen for r in requests],
+            [r.completed_by for r in requests], [r.value_date for r in requests])
+
+
 async def lock_requests(conn: asyncpg.Connection, ids: Iterable[str]) -> Requests:
-    """Our remittances and top-up fundings among the ids, locked in key order."""
-    wanted = sorted(set(ids))
+    """Our requests among the ids, locked in key order, with the remittances and top-up
+    fundings they pay for."""
+    rows = await conn.fetch(
+        "SELECT request_id, purpose, fiscal_entity_code, amount_fen, settled_fen, completed_by,"
+        " value_date FROM transfer_request WHERE request_id = ANY($1::text[])"
+        " ORDER BY request_id FOR UPDATE", sorted(set(ids)))
+    transfers = {row["request_id"]: TransferRequest(*row) for row in rows}
+    wanted = sorted(transfers)
     rows = await conn.fetch(
         "SELECT remittance_id, fiscal_entity_code, fee_period, sequence, amount_fen, due_on,"
         " status FROM remittance WHERE remittance_id = ANY($1::text[])"
@@ -446,7 +478,7 @@ async def lock_requests(conn: asyncpg.Connection, ids: Iterable[str]) -> Request
     fundings = {row["assessment_id"]: TopupFunding(
         row["assessment_id"], row["fiscal_entity_code"], row["fee_period"], row["total_fen"],
         row["status"], tuple(members.get(row["assessment_id"], ()))) for row in rows}
-    return Requests(remittances, fundings)
+    return Requests(transfers, remittances, fundings)
 
 
 _CLAIM_NOTICES = """

@@ -161,8 +161,6 @@ def of_type(events: list[dict[str, Any]], event_type: str) -> list[dict[str, Any
     return [e["data"] for e in events if e["type"] == event_type]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: a replacement notice's settlement is compared "
-                   "with the whole request, so the remittance never completes")
 async def test_a_remittance_partly_settled_then_failed_completes_when_the_remainder_settles(
 ) -> None:
     declaration = registered(run_id("D"), "150200", "2025-03", "self", [(ALICE, 490_700)])

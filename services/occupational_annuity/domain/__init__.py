@@ -35,7 +35,13 @@ from services.occupational_annuity.domain.interest import (
     split_interest,
     topup_entries,
 )
-from services.occupational_annuity.domain.notices import Requests, apply_notice
+from services.occupational_annuity.domain.notices import (
+    Requests,
+    apply_notice,
+    remittance_request,
+    shares,
+    topup_request,
+)
 from services.occupational_annuity.domain.remittance import (
     is_on_time,
     is_past_due,
@@ -88,11 +94,14 @@ __all__ = [
     "plan_remittances",
     "post_notional",
     "remittance_due_on",
+    "remittance_request",
     "remittance_request_on",
     "round_fraction_half_up",
+    "shares",
     "split_interest",
     "topup_entries",
     "topup_interval",
+    "topup_request",
     "topup_state",
     "year_pieces",
 ]

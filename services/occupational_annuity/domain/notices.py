@@ -1,61 +1,109 @@
 """What fund_transfer's notices about our requests do to them (pure).
 
-The requests a batch's notices cover are loaded once (`Requests`) and changed here in memory, so
-two notices of one request in one batch see each other as they would across batches.
+A request completes when the money settled over all its notices reaches its amount (CONTRACTS.md,
+annuity.ledger): a notice settled in part and then failed brings its part, the replacement for
+the remainder the rest. Completing a request completes what it funds: a remittance, or a top-up
+allocated to its members. The requests a batch's notices cover are loaded once (`Requests`) and
+changed here in memory, so two notices of one request in one batch see each other.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
-from services.occupational_annuity.domain.interest import is_funded_in_full, topup_entries
+from services.occupational_annuity.domain.interest import topup_entries
 from services.occupational_annuity.domain.remittance import is_on_time
 from services.occupational_annuity.model import (
     NoticeDecision,
     NoticeOutcome,
     Remittance,
     RemittanceCompletion,
+    RemittancePlan,
     TopupAllocation,
+    TopupAssessment,
     TopupFunding,
+    TransferRequest,
 )
 
 
 @dataclass(slots=True)
 class Requests:
-    """Our requests that a batch's notices cover: remittances and top-up fundings, by id."""
+    """Our requests that a batch's notices cover, with what each funds, by request id."""
 
+    transfers: dict[str, TransferRequest]
     remittances: dict[str, Remittance]
     fundings: dict[str, TopupFunding]
+    changed: dict[str, TransferRequest] = field(default_factory=dict)
 
     def covered(self, outcome: NoticeOutcome) -> list[str]:
-        return sorted(i for i in set(outcome.covers) if i in self.remittances or i in self.fundings)
+        return sorted(set(outcome.covers) & self.transfers.keys())
+
+    def update(self, request: TransferRequest) -> None:
+        self.transfers[request.request_id] = request
+        self.changed[request.request_id] = request
+
+
+def remittance_request(plan: RemittancePlan) -> TransferRequest:
+    return TransferRequest(plan.remittance_id, "annuity_remittance", plan.fiscal_entity_code,
+                           plan.amount_fen)
+
+
+def topup_request(assessment: TopupAssessment) -> TransferRequest:
+    return TransferRequest(assessment.assessment_id, "annuity_interest_topup",
+                           assessment.fiscal_entity_code, assessment.total_fen)
+
+
+def shares(settled_fen: int, requests: Sequence[TransferRequest]) -> list[int]:
+    """A notice's money over the requests it covers (one, in practice): each up to what it
+    still lacks, in id order, anything beyond to the last. The shares sum to the money."""
+    if not requests:
+        return []
+    parts = []
+    left_fen = settled_fen
+    for request in requests[:-1]:
+        part = min(left_fen, request.outstanding_fen)
+        parts.append(part)
+        left_fen -= part
+    parts.append(left_fen)
+    assert sum(parts) == settled_fen, (settled_fen, parts)
+    return parts
 
 
 def apply_notice(requests: Requests, outcome: NoticeOutcome) -> NoticeDecision:
-    """A settled notice completes what it covers once it brings their whole amount; a failed one
-    changes nothing (its replacement follows, or the request stays open)."""
-    if outcome.result == "failed":
-        return NoticeDecision()
-    assert outcome.value_date is not None, outcome.notice_id
-    ids = requests.covered(outcome)
-    remittances = [requests.remittances[i] for i in ids if i in requests.remittances]
-    fundings = [requests.fundings[i] for i in ids if i in requests.fundings]
-    covered_fen = sum(r.amount_fen for r in remittances) + sum(f.total_fen for f in fundings)
-    if not is_funded_in_full(outcome.amount_settled_fen, covered_fen):
-        return NoticeDecision(short_fen=covered_fen - outcome.amount_settled_fen)
-    completions = []
-    for remittance in remittances:
-        if remittance.status == "completed":
-            continue
-        requests.remittances[remittance.remittance_id] = replace(remittance, status="completed")
-        completions.append(RemittanceCompletion(
-            remittance, outcome.notice_id, outcome.value_date,
-            is_on_time(outcome.value_date, remittance.due_on)))
-    allocations = []
-    for funding in fundings:
-        if funding.status != "funding":
-            continue
-        requests.fundings[funding.assessment_id] = replace(funding, status="allocated")
-        allocations.append(TopupAllocation(funding, outcome.notice_id,
-                                           tuple(topup_entries(funding, outcome.value_date))))
-    return NoticeDecision(tuple(completions), tuple(allocations))
+    """Add the notice's settled money to each request it covers; complete those that reach their
+    amount. Only a settled notice completes: it carries the value date of the money."""
+    covered = [requests.transfers[i] for i in requests.covered(outcome)]
+    completed: list[TransferRequest] = []
+    for request, part_fen in zip(covered, shares(outcome.amount_settled_fen, covered),
+                                 strict=True):
+        updated = replace(request, settled_fen=request.settled_fen + part_fen)
+        if not request.completed and updated.outstanding_fen == 0 and outcome.value_date:
+            updated = replace(updated, completed_by=outcome.notice_id,
+                              value_date=outcome.value_date)
+            completed.append(updated)
+        requests.update(updated)
+    short_fen = sum(requests.transfers[r.request_id].outstanding_fen for r in covered)
+    return NoticeDecision(*_completions(requests, completed), short_fen=short_fen)
+
+
+def _completions(
+    requests: Requests, completed: Sequence[TransferRequest]
+) -> tuple[tuple[RemittanceCompletion, ...], tuple[TopupAllocation, ...]]:
+    remittances, allocations = [], []
+    for request in completed:
+        assert request.completed_by is not None
+        assert request.value_date is not None
+        remittance = requests.remittances.get(request.request_id)
+        if remittance is not None and remittance.status != "completed":
+            requests.remittances[request.request_id] = replace(remittance, status="completed")
+            remittances.append(RemittanceCompletion(
+                remittance, request.completed_by, request.value_date,
+                is_on_time(request.value_date, remittance.due_on)))
+        funding = requests.fundings.get(request.request_id)
+        if funding is not None and funding.status == "funding":
+            requests.fundings[request.request_id] = replace(funding, status="allocated")
+            allocations.append(TopupAllocation(
+                funding, request.completed_by,
+                tuple(topup_entries(funding, request.value_date))))
+    return tuple(remittances), tuple(allocations)

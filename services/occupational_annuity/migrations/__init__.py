@@ -15,4 +15,5 @@ MUTABLE_TABLES: Final[dict[str, tuple[str, ...]]] = {
     "remittance": ("UPDATE",),  # requested -> completed
     "topup_assessment": ("UPDATE",),  # funding -> allocated
     "topup_hold": ("UPDATE", "DELETE"),  # periods waiting for a rate
+    "transfer_request": ("UPDATE",),  # money settled over its notices; completed
 }
