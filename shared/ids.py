@@ -109,6 +109,30 @@ def topup_assessment_id(fiscal_entity_code: str, fee_period: str, sequence: int)
     return _uuid5(f"topup/{fiscal_entity_code}/{fee_period}/{sequence}")
 
 
+def notional_funding_id(fiscal_entity_code: str, cause: str, cause_id: str) -> str:
+    """Id of a 做实 funding (and of its transfer request); `cause` is `retirement` or `command`,
+    `cause_id` the retirement_id or command_id, so a replay funds under the same id."""
+    if not _FISCAL_ENTITY_CODE_PATTERN.match(fiscal_entity_code):
+        raise ValueError(f"fiscal_entity_code must be 6 ASCII digits, got {fiscal_entity_code!r}")
+    if cause not in ("retirement", "command"):
+        raise ValueError(f"cause must be retirement or command, got {cause!r}")
+    _require_entity_id(cause_id)
+    return _uuid5(f"funding/{fiscal_entity_code}/{cause}/{cause_id}")
+
+
+def backcredit_request_id(fiscal_entity_code: str, backcredit_id: str) -> str:
+    """Id of the transfer request that funds a back-credit (补记)."""
+    if not _FISCAL_ENTITY_CODE_PATTERN.match(fiscal_entity_code):
+        raise ValueError(f"fiscal_entity_code must be 6 ASCII digits, got {fiscal_entity_code!r}")
+    _require_entity_id(backcredit_id)
+    return _uuid5(f"backcredit/{fiscal_entity_code}/{backcredit_id}")
+
+
+def _require_entity_id(value: str) -> None:
+    if not isinstance(value, str) or not ENTITY_ID_PATTERN.match(value):
+        raise ValueError(f"not an entity id: {value!r}")
+
+
 def _birth_date(yyyymmdd: str) -> date | None:
     try:
         return date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:]))

@@ -6,7 +6,8 @@ Consumes:
 - `finance.subsidy.appropriations`: `finance.subsidy.appropriated.v1` (one obligation per fiscal
   entity, fund and period; one transfer notice per appropriation).
 - `finance.transfer.settlements`: `finance.transfer.settled.v1`, `finance.transfer.failed.v1`.
-- `transfer.requests`: `transfer.requested.v1` from occupational_annuity (remittances, top-ups).
+- `transfer.requests`: `transfer.requested.v1` from occupational_annuity (remittances, top-ups,
+  做实 funding of notional balances, 补记 back-credits).
 - `ops.commands`: `ops.deadline_check.requested.v1` (shortfalls, once per obligation and date).
 
 Produces:

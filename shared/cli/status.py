@@ -35,7 +35,8 @@ SERVICE_INPUTS: Final[dict[str, tuple[str, ...]]] = {
     "collection": ("tax.contribution.declarations", "tax.contribution.payments", "ops.commands"),
     "fund_transfer": ("finance.subsidy.appropriations", "finance.transfer.settlements",
                       "transfer.requests", "ops.commands"),
-    "occupational_annuity": ("collection.declarations", "transfer.notices", "ops.commands"),
+    "occupational_annuity": ("collection.declarations", "transfer.notices", "hr.annuity.events",
+                             "ops.commands"),
 }
 # The console's read model (services/console/domain.py CONSUMED_TOPICS): its lag is how far the
 # pages are behind the topics.

@@ -29,7 +29,8 @@ from shared.contracts.fields import Contract
 from shared.contracts.topology import Flow, Key, ServiceFlows
 from shared.contracts.wire import CONTENT_TYPE, RECORD_BYTES_MAX
 
-CONTRACT_MODULES = ("fields", "tax", "collection", "finance", "transfer", "annuity", "ops")
+CONTRACT_MODULES = ("fields", "tax", "collection", "finance", "transfer", "hr", "annuity",
+                    "ops")
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = REPO / "docs" / "schemas"
 ASYNCAPI_DIR = REPO / "docs" / "asyncapi"

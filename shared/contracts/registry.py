@@ -21,6 +21,9 @@ ENTITY_FIELDS: Final[dict[str, str]] = {
     "ops.notional_interest.requested.v1": "command_id",
     "ops.command.rejected.v1": "command_id",
     "ops.dlq_replay.performed.v1": "command_id",  # the operator's audit trail; services skip it
+    "ops.annuity_funding.requested.v1": "command_id",
+    "hr.member.retired.v1": "retirement_id",
+    "hr.annuity.backcredit.v1": "backcredit_id",
     # published by this system (and consumed by its other services)
     "collection.declaration.registered.v1": "declaration_id",
     "collection.declaration.rejected.v1": "declaration_id",
@@ -50,6 +53,12 @@ ENTITY_FIELDS: Final[dict[str, str]] = {
     "annuity.interest_topup.allocated.v1": "assessment_id",
     "annuity.notional_interest.posted.v1": "fiscal_entity_code",
     "annuity.notional_interest.refused.v1": "command_id",
+    "annuity.notional_interest.adjusted.v1": "fiscal_entity_code",
+    "annuity.notional_funding.requested.v1": "funding_id",
+    "annuity.notional_funding.completed.v1": "funding_id",
+    "annuity.backcredit.requested.v1": "backcredit_id",
+    "annuity.backcredit.completed.v1": "backcredit_id",
+    "annuity.hr_event.rejected.v1": "hr_event_id",
 }
 
 TOPIC_OPS_COMMANDS: Final = "ops.commands"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from shared.contracts import annuity, collection, finance, tax, transfer
+from shared.contracts import annuity, collection, finance, hr, tax, transfer
 from shared.contracts.ops import DLQ_REPLAY_PERFORMED
 from shared.contracts.registry import (
     COMMAND_REJECTED,
@@ -29,7 +29,7 @@ DEAD_LETTER_REASONS: Final = (
 """CONTRACTS.md "Readable or not": the values of a dead letter's `x-dlq-reason` header."""
 
 FISCAL_ENTITY_PATTERN: Final = r"^[0-9]{6}$"
-TOPIC_HR_EVENTS: Final = "hr.annuity.events"
+TOPIC_HR_EVENTS: Final = hr.TOPIC_HR_EVENTS  # defined with its contracts
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +81,12 @@ TOPICS: Final[tuple[Topic, ...]] = (
           "rejections.",
           "operators (pension-ops)",
           # The operator tool's own audit trail of replays rides with the commands.
-          (DEADLINE_CHECK_REQUESTED, NOTIONAL_INTEREST_REQUESTED, DLQ_REPLAY_PERFORMED)),
-    # CONTRACTS.md names its events (hr.member.retired.v1, hr.annuity.backcredit.v1); they get
-    # types here once they have contract models and a consumer. The topic and its writer exist.
+          (DEADLINE_CHECK_REQUESTED, NOTIONAL_INTEREST_REQUESTED, DLQ_REPLAY_PERFORMED,
+           annuity.ANNUITY_FUNDING_REQUESTED)),
     Topic(TOPIC_HR_EVENTS, ENTITY_KEY,
-          "Retirements and back-credits of annuity members, from personnel systems.",
-          "personnel (hr) systems of institutions"),
+          "Retirements (做实 of the member's notional balance) and back-credits (补记) of "
+          "occupational annuity members.",
+          "personnel (hr) systems of institutions", (hr.MEMBER_RETIRED, hr.BACKCREDIT)),
     Topic(collection.TOPIC_DECLARATIONS, USCC_KEY,
           "Registered and rejected declarations, payments matched to them, overdue employers."),
     Topic(transfer.TOPIC_NOTICES, SOURCE_ENTITY_KEY,
@@ -96,8 +96,8 @@ TOPICS: Final[tuple[Topic, ...]] = (
     Topic(transfer.TOPIC_REQUESTS, SOURCE_ENTITY_KEY,
           "Internal: other services ask fund_transfer to move money."),
     Topic(annuity.TOPIC_LEDGER, ENTITY_KEY,
-          "The occupational annuity's credits, remittances, interest top-ups and notional "
-          "interest."),
+          "The occupational annuity's credits, remittances, interest top-ups, notional "
+          "interest, 做实 fundings, 补记 back-credits and rejected personnel events."),
 )
 
 KEY_BY_TYPE: Final[dict[str, Key]] = {
@@ -111,6 +111,7 @@ KEY_BY_TYPE: Final[dict[str, Key]] = {
     COMMAND_REJECTED: Key("the name of the service that rejects the command",
                           enum=SERVICE_NAMES),
     annuity.NOTIONAL_INTEREST_REFUSED: Key("the region's fiscal entity code", enum=("150000",)),
+    annuity.HR_EVENT_REJECTED: ECHOED_KEY,
 }
 """Event types keyed otherwise than the rest of their topic."""
 
@@ -191,11 +192,14 @@ SERVICES: Final[dict[str, ServiceFlows]] = {
     "occupational_annuity": ServiceFlows(
         "occupational_annuity",
         "Keeps members' occupational annuity accounts, remits collected money upward, assesses "
-        "and allocates interest top-ups (补息) and posts notional interest.",
+        "and allocates interest top-ups (补息), posts notional interest, funds notional "
+        "balances (做实) and credits back-credits (补记).",
         consumes=(
             Flow(collection.TOPIC_DECLARATIONS, (collection.REGISTERED, collection.SETTLED)),
             Flow(transfer.TOPIC_NOTICES, (transfer.NOTICE_SETTLED, transfer.NOTICE_FAILED)),
-            Flow(TOPIC_OPS_COMMANDS, (DEADLINE_CHECK_REQUESTED, NOTIONAL_INTEREST_REQUESTED)),
+            Flow(TOPIC_HR_EVENTS, (hr.MEMBER_RETIRED, hr.BACKCREDIT)),
+            Flow(TOPIC_OPS_COMMANDS, (DEADLINE_CHECK_REQUESTED, NOTIONAL_INTEREST_REQUESTED,
+                                      annuity.ANNUITY_FUNDING_REQUESTED)),
         ),
         publishes=(
             Flow(annuity.TOPIC_LEDGER, (
@@ -203,7 +207,10 @@ SERVICES: Final[dict[str, ServiceFlows]] = {
                 annuity.REMITTANCE_REQUESTED, annuity.REMITTANCE_COMPLETED,
                 annuity.REMITTANCE_OVERDUE, annuity.INTEREST_TOPUP_ASSESSED,
                 annuity.INTEREST_TOPUP_ALLOCATED, annuity.NOTIONAL_INTEREST_POSTED,
-                annuity.NOTIONAL_INTEREST_REFUSED)),
+                annuity.NOTIONAL_INTEREST_REFUSED, annuity.NOTIONAL_INTEREST_ADJUSTED,
+                annuity.NOTIONAL_FUNDING_REQUESTED, annuity.NOTIONAL_FUNDING_COMPLETED,
+                annuity.BACKCREDIT_REQUESTED, annuity.BACKCREDIT_COMPLETED,
+                annuity.HR_EVENT_REJECTED)),
             Flow(transfer.TOPIC_REQUESTS, (transfer.REQUESTED,)),
             _COMMANDS_OUT,
         ),

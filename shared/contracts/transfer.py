@@ -45,8 +45,10 @@ REQUESTED: Final = "transfer.requested.v1"
 
 Uuid = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$")]
 AccountKind = Literal["special", "annuity_collection"]
-RequestPurpose = Literal["annuity_remittance", "annuity_interest_topup"]
-Purpose = Literal["subsidy_forwarding", "annuity_remittance", "annuity_interest_topup"]
+RequestPurpose = Literal["annuity_remittance", "annuity_interest_topup",
+                         "annuity_notional_funding", "annuity_backcredit"]
+Purpose = Literal["subsidy_forwarding", "annuity_remittance", "annuity_interest_topup",
+                  "annuity_notional_funding", "annuity_backcredit"]
 Fund = Literal["institution_basic_pension", "enterprise_basic_pension", "occupational_annuity"]
 AccountNo = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Attempt = Annotated[int, Field(ge=0)]

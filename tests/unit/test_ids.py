@@ -14,9 +14,11 @@ from shared.ids import (
     NAMESPACE,
     RESIDENT_ID_PATTERN,
     USCC_ALPHABET,
+    backcredit_request_id,
     mask_resident_id,
     notice_id_for_appropriation,
     notice_id_for_request,
+    notional_funding_id,
     remittance_id,
     resident_id_problem,
     topup_assessment_id,
@@ -231,6 +233,20 @@ def test_deterministic_ids_are_uuid5_of_the_documented_names() -> None:
     assert remittance_id("150100", "2025-03", 1) == expected("remittance/150100/2025-03/1")
     assert topup_assessment_id("150200", "2019-06", 0) == expected("topup/150200/2019-06/0")
     assert uuid.UUID(remittance_id("150100", "2025-03", 0)).version == 5
+    assert notional_funding_id("150200", "retirement", "R-2025-7") == expected(
+        "funding/150200/retirement/R-2025-7")
+    assert notional_funding_id("150200", "command", "ops-1") == expected(
+        "funding/150200/command/ops-1")
+    assert backcredit_request_id("150300", "B-9") == expected("backcredit/150300/B-9")
+
+
+@pytest.mark.parametrize(("entity", "cause", "cause_id"), [
+    ("15020", "retirement", "R-1"), ("150200", "death", "R-1"), ("150200", "command", ""),
+    ("150200", "command", "a b")])
+def test_funding_ids_refuse_what_the_contract_cannot_name(
+        entity: str, cause: str, cause_id: str) -> None:
+    with pytest.raises(ValueError):
+        notional_funding_id(entity, cause, cause_id)
 
 
 @given(st.from_regex(r"[A-Za-z0-9._:-]{1,64}", fullmatch=True), st.integers(0, 1000))

@@ -3,6 +3,8 @@ settles on transfer.notices only, and a bad request is rejected with every reaso
 
 from __future__ import annotations
 
+import pytest
+
 from shared.contracts import transfer
 from tests.unit.fund_transfer.support import Ledger, codes, only, request_notice, types
 
@@ -25,6 +27,17 @@ def test_a_topup_request_is_paid_from_the_entitys_special_account() -> None:
     assert (notice["purpose"], notice["source_account"]["name"]) == (
         "annuity_interest_topup", "乌海市社会保障基金财政专户")
     assert out[0].key == "150300"
+
+
+@pytest.mark.parametrize("purpose", ["annuity_notional_funding", "annuity_backcredit"])
+def test_funding_and_backcredit_requests_move_special_money_to_the_regions_collection(
+        purpose: str) -> None:
+    out = Ledger().request(purpose=purpose, source={"entity_code": "152500", "kind": "special"})
+    notice = only(out, transfer.NOTICE_ISSUED)
+    assert (notice["purpose"], notice["source_account"]["name"],
+            notice["target_account"]["name"]) == (
+        purpose, "锡林郭勒盟社会保障基金财政专户", "内蒙古自治区职业年金归集账户")
+    assert out[0].key == "152500"
 
 
 def test_a_settled_request_reports_on_notices_only() -> None:
