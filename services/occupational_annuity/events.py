@@ -13,11 +13,17 @@ from typing import Any, Final, Literal
 
 from services.occupational_annuity.domain import REGION_CODE
 from services.occupational_annuity.model import (
+    Backcredit,
+    BackcreditCompletion,
     CommandInvalid,
     Credit,
     EntityPosting,
+    FundingCompletion,
     NoticeDecision,
+    NotionalFunding,
     Outbound,
+    PersonnelDecision,
+    PersonnelEvent,
     Rate,
     Remittance,
     RemittancePlan,
@@ -26,6 +32,7 @@ from services.occupational_annuity.model import (
 )
 from shared.contracts import annuity as contract
 from shared.contracts.fields import CommandRejected, Reason
+from shared.contracts.hr import BACKCREDIT, MEMBER_RETIRED
 from shared.contracts.registry import TOPIC_OPS_COMMANDS
 from shared.money import format_yuan
 
@@ -34,7 +41,8 @@ TRANSFER_REQUESTED: Final = "transfer.requested.v1"
 TOPIC_TRANSFER_REQUESTS: Final = "transfer.requests"
 COMMAND_REJECTED: Final = "ops.command.rejected.v1"
 ANNUITY_FUND: Final = "occupational_annuity"
-TransferPurpose = Literal["annuity_remittance", "annuity_interest_topup"]
+TransferPurpose = Literal["annuity_remittance", "annuity_interest_topup",
+                          "annuity_notional_funding", "annuity_backcredit"]
 
 
 def on_ledger(fiscal_entity_code: str, event_type: str, data: dict[str, Any]) -> Outbound:
@@ -66,9 +74,102 @@ def notice_effects(decision: NoticeDecision) -> list[Outbound]:
     out = [on_ledger(c.remittance.fiscal_entity_code, contract.REMITTANCE_COMPLETED,
                      remittance_completed(c.remittance, c.notice_id, c.value_date, c.on_time))
            for c in decision.completions]
-    return out + [on_ledger(a.funding.fiscal_entity_code, contract.INTEREST_TOPUP_ALLOCATED,
-                            topup_allocated(a.funding, a.notice_id))
-                  for a in decision.allocations]
+    out += [on_ledger(a.funding.fiscal_entity_code, contract.INTEREST_TOPUP_ALLOCATED,
+                      topup_allocated(a.funding, a.notice_id)) for a in decision.allocations]
+    out += [on_ledger(f.funding.fiscal_entity_code, contract.NOTIONAL_FUNDING_COMPLETED,
+                      funding_completed(f)) for f in decision.fundings]
+    return out + [on_ledger(b.backcredit.fiscal_entity_code, contract.BACKCREDIT_COMPLETED,
+                            backcredit_completed(b)) for b in decision.backcredits]
+
+
+def personnel_effects(decision: PersonnelDecision) -> list[Outbound]:
+    """A rejection; or what an accepted event asks for (nothing for a repeat, or when a
+    retirement finds nobody to fund)."""
+    event = decision.event
+    if decision.reasons:
+        return [on_ledger(event.key, contract.HR_EVENT_REJECTED,
+                          hr_rejected(event, decision.reasons))]
+    if decision.funding is not None:
+        return funding_requests(decision.funding)
+    if decision.backcredit is not None:
+        return [to_fund_transfer(backcredit_transfer(decision.backcredit)),
+                on_ledger(decision.backcredit.fiscal_entity_code, contract.BACKCREDIT_REQUESTED,
+                          backcredit_requested(decision.backcredit))]
+    return []
+
+
+def funding_requests(funding: NotionalFunding) -> list[Outbound]:
+    return [to_fund_transfer(funding_transfer(funding)),
+            on_ledger(funding.fiscal_entity_code, contract.NOTIONAL_FUNDING_REQUESTED,
+                      funding_requested(funding))]
+
+
+def hr_rejected(event: PersonnelEvent, reasons: tuple[dict[str, Any], ...]) -> dict[str, Any]:
+    id_field = f"{event.kind}_id"
+    other = "backcredit_id" if event.kind == "retirement" else "retirement_id"
+    return contract.HrEventRejected.model_validate({
+        "hr_event_type": HR_TYPES[event.kind], "hr_event_id": event.event_id,
+        id_field: event.event_id, "reasons": list(reasons),
+    }).model_dump(exclude={other})
+
+
+HR_TYPES: Final = {"retirement": MEMBER_RETIRED, "backcredit": BACKCREDIT}
+
+
+def funding_transfer(funding: NotionalFunding) -> dict[str, Any]:
+    """The entity's treasury funds the notional balances from its special account; `period`
+    is the month of `as_of`."""
+    return transfer_requested(
+        request_id=funding.funding_id, purpose="annuity_notional_funding",
+        period=funding.as_of.isoformat()[:7], amount_fen=funding.total_fen,
+        source=(funding.fiscal_entity_code, "special"), due_on=funding.due_on)
+
+
+def funding_requested(funding: NotionalFunding) -> dict[str, Any]:
+    return contract.NotionalFundingRequested(
+        funding_id=funding.funding_id, fiscal_entity_code=funding.fiscal_entity_code,
+        cause=funding.cause, cause_id=funding.cause_id, as_of=funding.as_of.isoformat(),
+        members=[contract.FundingMember(person_id=m.person_id, amount=format_yuan(m.amount_fen))
+                 for m in funding.members],
+        total=format_yuan(funding.total_fen), due_on=funding.due_on.isoformat(),
+    ).model_dump()
+
+
+def funding_completed(completion: FundingCompletion) -> dict[str, Any]:
+    funding = completion.funding
+    return contract.NotionalFundingCompleted(
+        funding_id=funding.funding_id, fiscal_entity_code=funding.fiscal_entity_code,
+        amount=format_yuan(funding.total_fen), value_date=completion.value_date.isoformat(),
+        notice_id=completion.notice_id, member_count=len(funding.members),
+    ).model_dump()
+
+
+def backcredit_transfer(backcredit: Backcredit) -> dict[str, Any]:
+    """The former unit's treasury pays from its special account; `period` is the month of
+    `recorded_on`."""
+    return transfer_requested(
+        request_id=backcredit.request_id, purpose="annuity_backcredit",
+        period=backcredit.recorded_on.isoformat()[:7], amount_fen=backcredit.amount_fen,
+        source=(backcredit.fiscal_entity_code, "special"), due_on=backcredit.due_on)
+
+
+def backcredit_requested(backcredit: Backcredit) -> dict[str, Any]:
+    return contract.BackcreditRequested(
+        backcredit_id=backcredit.backcredit_id, request_id=backcredit.request_id,
+        person_id=backcredit.person_id, fiscal_entity_code=backcredit.fiscal_entity_code,
+        amount=format_yuan(backcredit.amount_fen), recorded_on=backcredit.recorded_on.isoformat(),
+        due_on=backcredit.due_on.isoformat(), document_no=backcredit.document_no,
+    ).model_dump()
+
+
+def backcredit_completed(completion: BackcreditCompletion) -> dict[str, Any]:
+    backcredit = completion.backcredit
+    return contract.BackcreditCompleted(
+        backcredit_id=backcredit.backcredit_id, request_id=backcredit.request_id,
+        person_id=backcredit.person_id, fiscal_entity_code=backcredit.fiscal_entity_code,
+        amount=format_yuan(backcredit.amount_fen), value_date=completion.value_date.isoformat(),
+        notice_id=completion.notice_id,
+    ).model_dump()
 
 
 def command_rejected(invalid: CommandInvalid) -> Outbound:

@@ -3,8 +3,8 @@
 One batch is one transaction (shared.messaging); every item was read by `validation.check`
 before it opened. Items are handled by stage, each stage with a few set-based reads and writes:
 first the collection events (so a deadline check in the same batch sees their credits), then the
-transfer notices, then the operator commands in their order. Records of different topics have no
-order between them anyway.
+transfer notices, then the personnel systems' events, then the operator commands in their order.
+Records of different topics have no order between them anyway.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from services.occupational_annuity.model import (
     CommandInvalid,
     Credit,
     DeadlineCheck,
+    FundingCommand,
     Ignored,
     Item,
     NoticeDecision,
@@ -27,6 +28,8 @@ from services.occupational_annuity.model import (
     NotionalInterestRequest,
     Outbound,
     PaymentSettled,
+    PersonnelDecision,
+    PersonnelEvent,
     Registration,
     Rules,
     Unreadable,
@@ -40,13 +43,17 @@ log = get_logger("occupational_annuity")
 
 def make_handling(rules: Rules) -> Handling:
     def check(event: Inbound) -> Item:
-        return validation.check(event.type, event.data, event.envelope.entity_id)
+        envelope = validation.Envelope(event.envelope.entity_id, event.record.key_text(),
+                                       event.envelope.payload_hash)
+        return validation.check(event.type, event.data, envelope)
 
     async def handle(conn: asyncpg.Connection, batch: Batch, outbox: Outbox) -> None:
+        await store.lock_ledger(conn)
         stages = _Stages.of(batch.events)
         await _record_ignored(conn, stages.ignored)
         await _collection(conn, stages.collection, outbox, rules)
         await _notices(conn, stages.notices, outbox)
+        await _personnel(conn, stages.personnel, outbox, rules)
         for event in stages.commands:
             await _command(conn, event, outbox, rules)
         _answer_conflicts(batch.conflicts, outbox)
@@ -65,6 +72,7 @@ class _Stages:
     ignored: list[Ignored] = field(default_factory=list)
     collection: list[Inbound] = field(default_factory=list)
     notices: list[tuple[Inbound, NoticeOutcome]] = field(default_factory=list)
+    personnel: list[tuple[Inbound, PersonnelEvent]] = field(default_factory=list)
     commands: list[Inbound] = field(default_factory=list)
 
     @staticmethod
@@ -78,6 +86,8 @@ class _Stages:
                 stages.collection.append(event)
             elif isinstance(item, NoticeOutcome):
                 stages.notices.append((event, item))
+            elif isinstance(item, PersonnelEvent):
+                stages.personnel.append((event, item))
             elif item is not None:
                 stages.commands.append(event)
         return stages
@@ -218,11 +228,16 @@ async def _notices(
             log.info("request.short", notice_id=outcome.notice_id, short_fen=decision.short_fen)
         decided.append((event, decision))
     await store.save_transfer_requests(conn, list(requests.changed.values()))
-    completions = [c for _, d in decided for c in d.completions]
-    allocations = [a for _, d in decided for a in d.allocations]
-    await store.complete_remittances(conn, completions)
-    await store.insert_entries(conn, [e for a in allocations for e in a.entries])
+    decisions = [d for _, d in decided]
+    await store.complete_remittances(conn, [c for d in decisions for c in d.completions])
+    allocations = [a for d in decisions for a in d.allocations]
+    fundings = [f for d in decisions for f in d.fundings]
+    backcredits = [b for d in decisions for b in d.backcredits]
+    entries = [e for done in allocations for e in done.entries]
+    entries += [e for done in fundings for e in done.entries]
+    await store.insert_entries(conn, entries + [e for b in backcredits for e in b.entries])
     await store.mark_allocated(conn, allocations)
+    await store.complete_fundings(conn, fundings, backcredits)
     for event, decision in decided:
         publish(outbox, Cause.of(event), events.notice_effects(decision))
 
@@ -238,6 +253,28 @@ def _log_notice(outcome: NoticeOutcome, request_ids: list[str]) -> None:
                     reason=(outcome.reason or "")[:200], replaced_by=outcome.replaced_by)
 
 
+# ---- hr.annuity.events ------------------------------------------------------------------------
+
+
+async def _personnel(
+    conn: asyncpg.Connection, personnel: Sequence[tuple[Inbound, PersonnelEvent]],
+    outbox: Outbox, rules: Rules,
+) -> None:
+    """Retirements fund the member's notional balance, back-credits ask for their money."""
+    if not personnel:
+        return
+    book = await store.load_personnel(conn, [event for _, event in personnel])
+    decided = [(inbound, domain.apply_personnel(book, event, rules))
+               for inbound, event in personnel]
+    await store.save_personnel(conn, book)
+    for inbound, decision in decided:
+        if decision.reasons:
+            log.info("personnel_event.rejected", kind=decision.event.kind,
+                     event_id=decision.event.event_id,
+                     codes=sorted({r["code"] for r in decision.reasons}))
+        publish(outbox, Cause.of(inbound), events.personnel_effects(decision))
+
+
 # ---- ops.commands ------------------------------------------------------------------------------
 
 
@@ -251,6 +288,8 @@ async def _command(conn: asyncpg.Connection, event: Inbound, outbox: Outbox,
         publish(outbox, cause, await _deadline_check(conn, command, rules))
     elif isinstance(command, NotionalInterestRequest):
         publish(outbox, cause, await _notional_interest(conn, command, rules))
+    elif isinstance(command, FundingCommand):
+        publish(outbox, cause, await _fund_entity(conn, command, rules))
 
 
 async def _deadline_check(
@@ -306,14 +345,40 @@ async def _notional_interest(
             for entity in domain.by_entity(posted)]
 
 
+async def _fund_entity(
+    conn: asyncpg.Connection, command: FundingCommand, rules: Rules
+) -> list[Outbound]:
+    """做实 by command: every member of the entity not funded yet, in one funding."""
+    members = await store.entity_members(conn, command.fiscal_entity_code)
+    funding = domain.fund_members(command.fiscal_entity_code, "command", command.command_id,
+                                  as_of=command.as_of, members=members, rules=rules)
+    if funding is None:
+        return []  # nobody to fund: nothing is emitted
+    await store.save_fundings(conn, [funding])
+    return events.funding_requests(funding)
+
+
 def _answer_conflicts(conflicts: Sequence[Inbound], outbox: Outbox) -> None:
     """A reused event id with other content: commands are answered, the rest stays recorded."""
     for conflict in conflicts:
         log.warning("event.conflict", event_type=conflict.type, event_id=conflict.envelope.id,
                     source=conflict.envelope.source)
-        if conflict.type in validation.COMMAND_TYPES:
+        if conflict.type in validation.PERSONNEL_TYPES:
+            _answer_personnel_conflict(conflict, outbox)
+        elif conflict.type in validation.COMMAND_TYPES:
             publish(outbox, Cause.of(conflict), [events.command_rejected(CommandInvalid(
                 conflict.envelope.entity_id, [{
                     "code": "CONFLICTING_DUPLICATE", "field": None,
                     "message": "this command id was used before with other content",
                 }]))])
+
+
+def _answer_personnel_conflict(conflict: Inbound, outbox: Outbox) -> None:
+    """The same CloudEvent id with other content: rejected, whatever the new content says."""
+    item = conflict.item
+    if not isinstance(item, PersonnelEvent):
+        return  # unreadable as a personnel event: recorded in the inbox conflict table only
+    reason = {"code": "CONFLICTING_DUPLICATE", "field": None,
+              "message": "this event id was used before with other content"}
+    decision = PersonnelDecision(item, reasons=(reason,))
+    publish(outbox, Cause.of(conflict), events.personnel_effects(decision))

@@ -18,9 +18,14 @@ from typing import Any, Literal
 UnitFunding = Literal["self", "treasury_full"]
 PaymentStatus = Literal["paid", "underpaid", "overpaid"]
 SubLedger = Literal["individual_real", "unit_real", "unit_notional", "interest_topup"]
-SourceKind = Literal["contribution", "interest_topup", "notional_interest"]
+SourceKind = Literal["contribution", "interest_topup", "notional_interest", "notional_funding",
+                     "backcredit"]
 NoticeResult = Literal["settled", "failed"]
-RequestPurpose = Literal["annuity_remittance", "annuity_interest_topup"]
+RequestPurpose = Literal["annuity_remittance", "annuity_interest_topup",
+                         "annuity_notional_funding", "annuity_backcredit"]
+FundingCause = Literal["retirement", "command"]
+PersonnelKind = Literal["retirement", "backcredit"]
+FundingStatus = Literal["requested", "completed"]
 RemittanceStatus = Literal["requested", "completed"]
 TopupStatus = Literal["funding", "allocated", "nothing_to_fund"]
 
@@ -46,6 +51,8 @@ class Rules:
     remittance_due_day: int
     topup_funding_days: int
     notional_rates: Mapping[int, Rate]
+    notional_funding_days: int
+    backcredit_funding_days: int
 
 
 # ---- declarations, payments, credits -----------------------------------------------------------
@@ -281,6 +288,107 @@ class TopupAllocation:
     entries: tuple[Entry, ...]
 
 
+# ---- 做实 (funding notional balances) and 补记 (back-credits) ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PersonnelEvent:
+    """A retirement or back-credit as read: its fields that passed their checks (None where
+    not), and every reason found without stored state (`reasons`, empty when it is valid)."""
+
+    kind: PersonnelKind
+    event_id: str  # retirement_id or backcredit_id, as sent (echoed when malformed)
+    key: str  # the record's key, for a rejection
+    content_hash: bytes
+    person_id: str | None
+    fiscal_entity_code: str | None
+    dated_on: dt.date | None  # retired_on or recorded_on
+    amount_fen: int | None = None
+    document_no: str | None = None
+    reasons: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MemberLedger:
+    """What the ledger knows of one member at one entity: the first fee period credited, the
+    unit_notional entries (effective date, fen), and whether a funding already covers them."""
+
+    person_id: str
+    fiscal_entity_code: str
+    first_credit_on: dt.date | None
+    notional: tuple[tuple[dt.date, int], ...]
+    funded: bool
+
+    def notional_fen(self, as_of: dt.date) -> int:
+        return sum(amount_fen for effective_on, amount_fen in self.notional
+                   if effective_on <= as_of)
+
+
+@dataclass(frozen=True, slots=True)
+class FundingMember:
+    person_id: str
+    amount_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class NotionalFunding:
+    """做实: the treasury asked to fund these members' notional balances at `as_of`."""
+
+    funding_id: str
+    fiscal_entity_code: str
+    cause: FundingCause
+    cause_id: str
+    as_of: dt.date
+    due_on: dt.date
+    members: tuple[FundingMember, ...]
+    total_fen: int
+    status: FundingStatus = "requested"
+
+
+@dataclass(frozen=True, slots=True)
+class Backcredit:
+    """补记: a back-credit the former unit's treasury is asked to fund."""
+
+    backcredit_id: str
+    request_id: str
+    person_id: str
+    fiscal_entity_code: str
+    amount_fen: int
+    recorded_on: dt.date
+    due_on: dt.date
+    document_no: str
+    status: FundingStatus = "requested"
+
+
+@dataclass(frozen=True, slots=True)
+class PersonnelDecision:
+    """What one personnel event does: rejected with every reason, a repeat of an accepted one
+    (nothing), or accepted with the funding or back-credit it asks for (a funding may be None:
+    nobody left to fund)."""
+
+    event: PersonnelEvent
+    reasons: tuple[dict[str, Any], ...] = ()
+    repeat: bool = False
+    funding: NotionalFunding | None = None
+    backcredit: Backcredit | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FundingCompletion:
+    funding: NotionalFunding
+    notice_id: str
+    value_date: dt.date
+    entries: tuple[Entry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BackcreditCompletion:
+    backcredit: Backcredit
+    notice_id: str
+    value_date: dt.date
+    entries: tuple[Entry, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class NoticeDecision:
     """What one notice outcome does to the requests it covers: what it completes, and the money
@@ -288,6 +396,8 @@ class NoticeDecision:
 
     completions: tuple[RemittanceCompletion, ...] = ()
     allocations: tuple[TopupAllocation, ...] = ()
+    fundings: tuple[FundingCompletion, ...] = ()
+    backcredits: tuple[BackcreditCompletion, ...] = ()
     short_fen: int = 0
 
 
@@ -375,8 +485,18 @@ class Ignored:
     unreadable: Unreadable
 
 
-Command = DeadlineCheck | NotionalInterestRequest | CommandInvalid
-Item = Registration | PaymentSettled | NoticeOutcome | Command | Unreadable | None
+@dataclass(frozen=True, slots=True)
+class FundingCommand:
+    """`ops.annuity_funding.requested.v1`: fund every member of the entity as of `as_of`."""
+
+    command_id: str
+    fiscal_entity_code: str
+    as_of: dt.date
+
+
+Command = DeadlineCheck | NotionalInterestRequest | FundingCommand | CommandInvalid
+Item = (Registration | PaymentSettled | NoticeOutcome | PersonnelEvent | Command | Unreadable
+        | None)
 """What `validation.check` makes of one event; None: an event on our topics that is not ours
 (a subsidy notice)."""
 

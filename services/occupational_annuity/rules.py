@@ -73,10 +73,13 @@ def _rules(rule_version: str, parameters: dict[str, Any], rates: dict[int, Rate]
         remittance_due_day=int(parameters["remittance_due_day"]),
         topup_funding_days=int(parameters["topup_funding_days"]),
         notional_rates=rates,
+        notional_funding_days=int(parameters["notional_funding_days"]),
+        backcredit_funding_days=int(parameters["backcredit_funding_days"]),
     )
     # Checked at start-up (STYLE.md, "Limits on everything"): a bad file must not start.
     if not 1 <= rules.remittance_request_day <= rules.remittance_due_day <= 28:
         raise ValueError("need 1 <= remittance_request_day <= remittance_due_day <= 28")
-    if not 1 <= rules.topup_funding_days <= 366:
-        raise ValueError("topup_funding_days must be within 1..366")
+    for name in ("topup_funding_days", "notional_funding_days", "backcredit_funding_days"):
+        if not 1 <= getattr(rules, name) <= 366:
+            raise ValueError(f"{name} must be within 1..366")
     return rules

@@ -15,19 +15,27 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import asyncpg
 
-from services.occupational_annuity.domain import Requests
+from services.occupational_annuity import domain
+from services.occupational_annuity.domain import PersonnelBook, Requests
 from services.occupational_annuity.model import (
+    Backcredit,
+    BackcreditCompletion,
     Credit,
     Declaration,
     DeclarationPayment,
     Entry,
+    FundingCompletion,
+    FundingMember,
     Ignored,
     Line,
+    MemberLedger,
     NoticeOutcome,
     NotionalBalance,
+    NotionalFunding,
     NotionalPosting,
     PaymentSettled,
     PeriodPosition,
+    PersonnelEvent,
     Registration,
     Remittance,
     RemittanceCompletion,
@@ -39,6 +47,16 @@ from services.occupational_annuity.model import (
     TopupRound,
     TransferRequest,
 )
+
+
+async def lock_ledger(conn: asyncpg.Connection) -> None:
+    """One batch at a time changes this schema's ledger. A member's notional money is read and
+    changed by credits, interest postings, fundings and their completions, which arrive on
+    different topics and could interleave across instances; the annuity stream is small (a
+    record per paid declaration, notice, personnel event or command), so one transaction-scoped
+    lock, taken first, costs little and leaves no lock order to get wrong."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '/ledger'))")
+
 
 # ---- declarations and payments -----------------------------------------------------------------
 
@@ -478,7 +496,8 @@ async def lock_requests(conn: asyncpg.Connection, ids: Iterable[str]) -> Request
     fundings = {row["assessment_id"]: TopupFunding(
         row["assessment_id"], row["fiscal_entity_code"], row["fee_period"], row["total_fen"],
         row["status"], tuple(members.get(row["assessment_id"], ()))) for row in rows}
-    return Requests(transfers, remittances, fundings)
+    return Requests(transfers, remittances, fundings, await _lock_fundings(conn, wanted),
+                    await _lock_backcredits(conn, wanted))
 
 
 _CLAIM_NOTICES = """
@@ -505,6 +524,161 @@ async def claim_notices(conn: asyncpg.Connection, outcomes: Sequence[NoticeOutco
         [o.replaced_by for o in outcomes],
     )
     return {row["notice_id"] for row in found}
+
+
+# ---- 做实 and 补记 ------------------------------------------------------------------------------
+
+_MEMBER_LEDGERS = """
+SELECT w.person_id, w.fiscal_entity_code, c.first_credit_on, n.effective, n.amounts,
+       f.person_id IS NOT NULL AS funded
+FROM unnest($1::text[], $2::text[]) AS w(person_id, fiscal_entity_code)
+LEFT JOIN LATERAL (
+    SELECT min(e.effective_on) AS first_credit_on FROM entry e
+    WHERE e.person_id = w.person_id AND e.fiscal_entity_code = w.fiscal_entity_code
+      AND e.source_kind = 'contribution') c ON true
+LEFT JOIN LATERAL (
+    SELECT array_agg(e.effective_on ORDER BY e.entry_id) AS effective,
+           array_agg(e.amount_fen ORDER BY e.entry_id) AS amounts FROM entry e
+    WHERE e.person_id = w.person_id AND e.fiscal_entity_code = w.fiscal_entity_code
+      AND e.sub_ledger = 'unit_notional') n ON true
+LEFT JOIN funded_member f
+       ON f.person_id = w.person_id AND f.fiscal_entity_code = w.fiscal_entity_code
+"""
+
+
+async def member_ledgers(
+    conn: asyncpg.Connection, members: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], MemberLedger]:
+    """What the ledger knows of each (person, entity): first credit, notional entries, funded."""
+    wanted = sorted(set(members))
+    rows = await conn.fetch(_MEMBER_LEDGERS, [m[0] for m in wanted], [m[1] for m in wanted])
+    return {(row["person_id"], row["fiscal_entity_code"]): MemberLedger(
+        row["person_id"], row["fiscal_entity_code"], row["first_credit_on"],
+        tuple(zip(row["effective"] or (), row["amounts"] or (), strict=True)), row["funded"])
+        for row in rows}
+
+
+async def entity_members(conn: asyncpg.Connection, fiscal_entity_code: str) -> list[MemberLedger]:
+    """Every member of the entity who ever had notional money."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT person_id FROM entry WHERE fiscal_entity_code = $1"
+        " AND sub_ledger = 'unit_notional'", fiscal_entity_code)
+    ledgers = await member_ledgers(conn, [(row["person_id"], fiscal_entity_code)
+                                          for row in rows])
+    return list(ledgers.values())
+
+
+async def load_personnel(
+    conn: asyncpg.Connection, events: Sequence[PersonnelEvent]
+) -> PersonnelBook:
+    rows = await conn.fetch(
+        "SELECT p.kind, p.event_id, p.content_hash FROM personnel_event p"
+        " JOIN unnest($1::text[], $2::text[]) AS w(kind, event_id) USING (kind, event_id)",
+        [e.kind for e in events], [e.event_id for e in events])
+    members = await member_ledgers(conn, [
+        (e.person_id, e.fiscal_entity_code) for e in events
+        if e.person_id is not None and e.fiscal_entity_code is not None])
+    return PersonnelBook(members, {(row[0], row[1]): row[2] for row in rows})
+
+
+async def save_personnel(conn: asyncpg.Connection, book: PersonnelBook) -> None:
+    events = book.new_events
+    if events:
+        await conn.execute(
+            "INSERT INTO personnel_event (kind, event_id, content_hash, person_id,"
+            " fiscal_entity_code, dated_on)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::text[],"
+            " $6::date[])",
+            [e.kind for e in events], [e.event_id for e in events],
+            [e.content_hash for e in events], [e.person_id for e in events],
+            [e.fiscal_entity_code for e in events], [e.dated_on for e in events])
+    await save_fundings(conn, book.fundings)
+    await _save_backcredits(conn, book.backcredits)
+
+
+async def save_fundings(conn: asyncpg.Connection, fundings: Sequence[NotionalFunding]) -> None:
+    """New fundings, the members they claim (at most once per entity: the key refuses a
+    second claim), and their transfer requests."""
+    if not fundings:
+        return
+    await conn.execute(
+        "INSERT INTO notional_funding (funding_id, fiscal_entity_code, cause, cause_id, as_of,"
+        " due_on, total_fen, status)"
+        " SELECT *, 'requested' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+        " $5::date[], $6::date[], $7::bigint[])",
+        [f.funding_id for f in fundings], [f.fiscal_entity_code for f in fundings],
+        [f.cause for f in fundings], [f.cause_id for f in fundings],
+        [f.as_of for f in fundings], [f.due_on for f in fundings],
+        [f.total_fen for f in fundings])
+    await conn.copy_records_to_table(
+        "funded_member", columns=["person_id", "fiscal_entity_code", "funding_id", "amount_fen"],
+        records=[(m.person_id, f.fiscal_entity_code, f.funding_id, m.amount_fen)
+                 for f in fundings for m in f.members])
+    await insert_transfer_requests(conn, [domain.funding_request(f) for f in fundings])
+
+
+async def _save_backcredits(conn: asyncpg.Connection, backcredits: Sequence[Backcredit]) -> None:
+    if not backcredits:
+        return
+    await conn.execute(
+        "INSERT INTO backcredit (backcredit_id, request_id, person_id, fiscal_entity_code,"
+        " amount_fen, recorded_on, due_on, document_no, status)"
+        " SELECT *, 'requested' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+        " $5::bigint[], $6::date[], $7::date[], $8::text[])",
+        [b.backcredit_id for b in backcredits], [b.request_id for b in backcredits],
+        [b.person_id for b in backcredits], [b.fiscal_entity_code for b in backcredits],
+        [b.amount_fen for b in backcredits], [b.recorded_on for b in backcredits],
+        [b.due_on for b in backcredits], [b.document_no for b in backcredits])
+    await insert_transfer_requests(conn, [domain.backcredit_request(b) for b in backcredits])
+
+
+async def _lock_fundings(conn: asyncpg.Connection, ids: list[str]) -> dict[str, NotionalFunding]:
+    rows = await conn.fetch(
+        "SELECT funding_id, fiscal_entity_code, cause, cause_id, as_of, due_on, total_fen,"
+        " status FROM notional_funding WHERE funding_id = ANY($1::text[])"
+        " ORDER BY funding_id FOR UPDATE", ids)
+    members: dict[str, list[FundingMember]] = {}
+    for row in await conn.fetch(
+        "SELECT funding_id, person_id, amount_fen FROM funded_member"
+        " WHERE funding_id = ANY($1::text[]) ORDER BY funding_id, person_id", ids,
+    ):
+        members.setdefault(row["funding_id"], []).append(
+            FundingMember(row["person_id"], row["amount_fen"]))
+    return {row["funding_id"]: NotionalFunding(
+        row["funding_id"], row["fiscal_entity_code"], row["cause"], row["cause_id"],
+        row["as_of"], row["due_on"], tuple(members.get(row["funding_id"], ())),
+        row["total_fen"], row["status"]) for row in rows}
+
+
+async def _lock_backcredits(conn: asyncpg.Connection, ids: list[str]) -> dict[str, Backcredit]:
+    rows = await conn.fetch(
+        "SELECT backcredit_id, request_id, person_id, fiscal_entity_code, amount_fen,"
+        " recorded_on, due_on, document_no, status FROM backcredit"
+        " WHERE request_id = ANY($1::text[]) ORDER BY request_id FOR UPDATE", ids)
+    return {row["request_id"]: Backcredit(*row) for row in rows}
+
+
+_COMPLETE_FUNDINGS = """
+UPDATE notional_funding x SET status = 'completed', notice_id = t.n, value_date = t.v
+FROM unnest($1::text[], $2::text[], $3::date[]) AS t(i, n, v) WHERE x.funding_id = t.i
+"""
+_COMPLETE_BACKCREDITS = """
+UPDATE backcredit x SET status = 'completed', notice_id = t.n, value_date = t.v
+FROM unnest($1::text[], $2::text[], $3::date[]) AS t(i, n, v) WHERE x.backcredit_id = t.i
+"""
+
+
+async def complete_fundings(
+    conn: asyncpg.Connection, fundings: Sequence[FundingCompletion],
+    backcredits: Sequence[BackcreditCompletion],
+) -> None:
+    """Mark completed fundings and back-credits with the notice and value date that did it."""
+    for sql, done in ((_COMPLETE_FUNDINGS, [(c.funding.funding_id, c) for c in fundings]),
+                      (_COMPLETE_BACKCREDITS,
+                       [(c.backcredit.backcredit_id, c) for c in backcredits])):
+        if done:
+            await conn.execute(sql, [i for i, _ in done], [c.notice_id for _, c in done],
+                               [c.value_date for _, c in done])
 
 
 # ---- notional interest -------------------------------------------------------------------------

@@ -1,20 +1,43 @@
-"""What collection publishes about occupational annuity declarations, as the annuity e2e tests
-feed it: registered declarations with 8% / 4% lines, their payments, and the record lists."""
+"""What the annuity e2e tests feed and watch: collection's registered declarations (8% / 4%
+lines) and payments, personnel events, finance's settlements, and `System`, fund_transfer and
+occupational_annuity running in one namespace with a way to wait until both are quiet."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from shared.contracts import collection
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from services.fund_transfer.app import spec as fund_transfer_spec
+from services.occupational_annuity.app import spec as annuity_spec
+from shared.access import OPERATOR
+from shared.contracts import collection, finance, hr
 from shared.money import amount_for_rate, format_yuan, parse_yuan
-from tests.support import cloudevent, publish
+from tests.support import (
+    Received,
+    cloudevent,
+    connect_db,
+    create_namespace,
+    kafka_options,
+    partitions_of,
+    publish,
+    read_topic,
+    service_running,
+)
 
 ALICE = "11010519491231002X"
 BOB = "150102198001010014"
 CAROL = "150102199001010019"
 DAVE = "152921199001010013"
 USCC = "91110000600037341L"
+EVE = "150102199001010035"  # another valid identity number (check character 5)
 Records = list[tuple[str, bytes | None, bytes | None]]  # (topic, key, value)
 
 
@@ -99,3 +122,151 @@ async def publish_records(namespace: str, records: Records) -> None:
     for topic in dict.fromkeys(topic for topic, _, _ in records):
         await publish(f"{namespace}.{topic}",
                       [(key, value) for t, key, value in records if t == topic])
+
+
+def retired(person_id: str, entity: str, retired_on: str, retirement_id: str | None = None,
+            **changes: Any) -> Records:
+    data = {"retirement_id": retirement_id or run_id("R").upper(), "person_id": person_id,
+            "employer_uscc": USCC, "fiscal_entity_code": entity, "retired_on": retired_on,
+            **changes}
+    return [(hr.TOPIC_HR_EVENTS, entity.encode(),
+             cloudevent(hr.MEMBER_RETIRED, data, source=f"/hr/{entity}"))]
+
+
+def backcredited(person_id: str, entity: str, amount: str, recorded_on: str,
+                 backcredit_id: str | None = None, **changes: Any) -> Records:
+    data = {"backcredit_id": backcredit_id or run_id("B").upper(), "person_id": person_id,
+            "employer_uscc": USCC, "fiscal_entity_code": entity, "amount": amount,
+            "recorded_on": recorded_on, "reason_text": "机关事业单位养老保险制度改革前工作年限补记",
+            "document_no": "人社〔2025〕3号", **changes}
+    return [(hr.TOPIC_HR_EVENTS, entity.encode(),
+             cloudevent(hr.BACKCREDIT, data, source=f"/hr/{entity}"))]
+
+
+def of_type(events: list[dict[str, Any]], event_type: str) -> list[dict[str, Any]]:
+    return [e["data"] for e in events if e["type"] == event_type]
+
+
+SERVICES = (fund_transfer_spec(), annuity_spec())
+QUIET_POLL_S = 0.3
+
+
+class System:
+    """fund_transfer and occupational_annuity in one namespace, fed as partners would feed them."""
+
+    def __init__(self, namespace: str, consumer: AIOKafkaConsumer,
+                 admin: AIOKafkaAdminClient) -> None:
+        self.namespace = namespace
+        self.consumer = consumer
+        self.admin = admin
+
+    def topic(self, name: str) -> str:
+        return f"{self.namespace}.{name}"
+
+    async def publish(self, records: Records) -> None:
+        await publish_records(self.namespace, records)
+
+    async def settle(self, entity: str, notice_id: str, amount_fen: int, on: str) -> None:
+        data = {"settlement_id": run_id("S"), "notice_id": notice_id,
+                "amount_settled": format_yuan(amount_fen), "value_date": on,
+                "bank_reference": run_id("BR")}
+        await self.publish([(finance.TOPIC_SETTLEMENTS, entity.encode(),
+                             cloudevent(finance.SETTLED, data, source=f"/finance/{entity}"))])
+
+    async def fail(self, entity: str, notice_id: str, on: str) -> None:
+        data = {"settlement_id": run_id("F"), "notice_id": notice_id,
+                "reason": "收款账户冻结", "failed_on": on}
+        await self.publish([(finance.TOPIC_SETTLEMENTS, entity.encode(),
+                             cloudevent(finance.FAILED, data, source=f"/finance/{entity}"))])
+
+    async def command(self, event_type: str, **data: Any) -> None:
+        value = cloudevent(event_type, {"command_id": run_id("C"), **data}, source="/ops/cli")
+        await self.publish([("ops.commands", b"all", value)])
+
+    async def events(self, name: str) -> list[dict[str, Any]]:
+        """Every event on a topic of the namespace, read to its end offsets."""
+        records = await self._read_to_end(name)
+        return [r.event for r in sorted(records, key=lambda r: (r.partition, r.offset))]
+
+    async def _read_to_end(self, name: str) -> list[Received]:
+        total = sum((await self._end_offsets(name)).values())
+        records = await read_topic(self.topic(name), until=lambda got: len(got) >= total,
+                                   timeout_s=30)
+        assert len(records) >= total, (name, len(records), total)
+        return records
+
+    async def _end_offsets(self, name: str) -> dict[TopicPartition, int]:
+        topic = self.topic(name)
+        partitions = [TopicPartition(topic, p) for p in await partitions_of(self.consumer, topic)]
+        return dict(await self.consumer.end_offsets(partitions))
+
+    async def quiet(self) -> None:
+        """Nothing left to do anywhere: two polls in a row see every outbox published, every
+        group's lag 0 and no topic grown (a relay's send in flight keeps its row unpublished)."""
+        previous: dict[TopicPartition, int] | None = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            offsets = await self._quiet_offsets()
+            if offsets is not None and offsets == previous:
+                return
+            previous = offsets
+            await asyncio.sleep(QUIET_POLL_S)
+        raise AssertionError("the services did not go quiet within 60 s")
+
+    async def _quiet_offsets(self) -> dict[TopicPartition, int] | None:
+        for spec in SERVICES:
+            if await self._unpublished(spec.name) != 0:
+                return None
+        ends: dict[TopicPartition, int] = {}
+        for spec in SERVICES:
+            group_ends: dict[TopicPartition, int] = {}
+            for name in spec.topics:
+                group_ends.update(await self._end_offsets(name))
+            committed = await self.admin.list_consumer_group_offsets(
+                f"{spec.name}_{self.namespace}", partitions=list(group_ends))
+            for tp, end in group_ends.items():
+                done = committed[tp].offset if tp in committed else -1
+                if max(done, 0) != end:
+                    return None
+            ends.update(group_ends)
+        return ends
+
+    async def balances(self, person_id: str) -> dict[str, int]:
+        """A member's sub-ledger balances in fen, from occupational_annuity's journal."""
+        conn = await connect_db(f"occupational_annuity_{self.namespace}")
+        try:
+            row = await conn.fetchrow("SELECT * FROM member_balance WHERE person_id = $1",
+                                      person_id)
+        finally:
+            await conn.close()
+        assert row is not None, "no such member"
+        return {name.removesuffix("_fen"): row[name] for name in row.keys()  # noqa: SIM118
+                if name.endswith("_fen")}
+
+    async def _unpublished(self, service: str) -> int:
+        conn = await connect_db(f"{service}_{self.namespace}")
+        try:
+            return int(await conn.fetchval(
+                "SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+        except asyncpg.UndefinedTableError:
+            return -1  # not migrated yet
+        finally:
+            await conn.close()
+
+
+@asynccontextmanager
+async def running_system(**settings: object) -> AsyncIterator[System]:
+    """A fresh namespace with both services running in this event loop."""
+    namespace = await create_namespace()
+    consumer = AIOKafkaConsumer(**kafka_options(OPERATOR), group_id=None)
+    admin = AIOKafkaAdminClient(**kafka_options(OPERATOR))
+    await consumer.start()
+    await admin.start()
+    try:
+        async with AsyncExitStack() as stack:
+            for spec in SERVICES:
+                await stack.enter_async_context(service_running(spec, namespace, **settings))
+            yield System(namespace, consumer, admin)
+    finally:
+        await consumer.stop()
+        await admin.close()

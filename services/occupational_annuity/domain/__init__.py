@@ -9,6 +9,7 @@ fen; interest is an exact Fraction of a fen until its one half-up rounding.
 - credit: a paid declaration booked to its members' sub-ledgers;
 - remittance: upward remittance of collected money and its deadlines;
 - interest: the interest top-up (补息) and the yearly notional interest;
+- funding: 做实 of notional balances and 补记 back-credits, from personnel events and commands;
 - notices: what fund_transfer's notices do to the requests they cover.
 """
 
@@ -18,6 +19,16 @@ from services.occupational_annuity.domain.credit import (
     decide_credit,
     member_credits,
     topup_state,
+)
+from services.occupational_annuity.domain.funding import (
+    PersonnelBook,
+    apply_personnel,
+    backcredit_entries,
+    backcredit_request,
+    fund_members,
+    funding_entries,
+    funding_request,
+    member_reasons,
 )
 from services.occupational_annuity.domain.interest import (
     assess_topup,
@@ -68,20 +79,28 @@ __all__ = [
     "CREDITING_STATUSES",
     "DAYS_PER_YEAR",
     "REGION_CODE",
+    "PersonnelBook",
     "Requests",
     "UnitFunding",
     "apply_notice",
+    "apply_personnel",
     "assess_topup",
     "assess_topups",
+    "backcredit_entries",
+    "backcredit_request",
     "by_entity",
     "collected_by_period",
     "credit_entries",
     "decide_credit",
     "exact_interest",
+    "fund_members",
+    "funding_entries",
+    "funding_request",
     "is_funded_in_full",
     "is_on_time",
     "is_past_due",
     "member_credits",
+    "member_reasons",
     "missing_rate_years",
     "month_after",
     "notice_matches",

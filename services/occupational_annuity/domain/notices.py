@@ -2,21 +2,28 @@
 
 A request completes when the money settled over all its notices reaches its amount (CONTRACTS.md,
 annuity.ledger): a notice settled in part and then failed brings its part, the replacement for
-the remainder the rest. Completing a request completes what it funds: a remittance, or a top-up
-allocated to its members. The requests a batch's notices cover are loaded once (`Requests`) and
+the remainder the rest. Completing a request completes what it funds: a remittance, a top-up
+allocated to its members, a 做实 funding moved from notional to real, a back-credit credited.
+The requests a batch's notices cover are loaded once (`Requests`) and
 changed here in memory, so two notices of one request in one batch see each other.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from services.occupational_annuity.domain.funding import backcredit_entries, funding_entries
 from services.occupational_annuity.domain.interest import topup_entries
 from services.occupational_annuity.domain.remittance import is_on_time
 from services.occupational_annuity.model import (
+    Backcredit,
+    BackcreditCompletion,
+    FundingCompletion,
     NoticeDecision,
     NoticeOutcome,
+    NotionalFunding,
     Remittance,
     RemittanceCompletion,
     RemittancePlan,
@@ -34,6 +41,8 @@ class Requests:
     transfers: dict[str, TransferRequest]
     remittances: dict[str, Remittance]
     fundings: dict[str, TopupFunding]
+    notional: dict[str, NotionalFunding] = field(default_factory=dict)
+    backcredits: dict[str, Backcredit] = field(default_factory=dict)  # by request id
     changed: dict[str, TransferRequest] = field(default_factory=dict)
 
     def covered(self, outcome: NoticeOutcome) -> list[str]:
@@ -84,26 +93,54 @@ def apply_notice(requests: Requests, outcome: NoticeOutcome) -> NoticeDecision:
             completed.append(updated)
         requests.update(updated)
     short_fen = sum(requests.transfers[r.request_id].outstanding_fen for r in covered)
-    return NoticeDecision(*_completions(requests, completed), short_fen=short_fen)
+    return NoticeDecision(
+        completions=tuple(c for r in completed if (c := _remittance(requests, r)) is not None),
+        allocations=tuple(a for r in completed if (a := _topup(requests, r)) is not None),
+        fundings=tuple(f for r in completed if (f := _funding(requests, r)) is not None),
+        backcredits=tuple(b for r in completed if (b := _backcredit(requests, r)) is not None),
+        short_fen=short_fen)
 
 
-def _completions(
-    requests: Requests, completed: Sequence[TransferRequest]
-) -> tuple[tuple[RemittanceCompletion, ...], tuple[TopupAllocation, ...]]:
-    remittances, allocations = [], []
-    for request in completed:
-        assert request.completed_by is not None
-        assert request.value_date is not None
-        remittance = requests.remittances.get(request.request_id)
-        if remittance is not None and remittance.status != "completed":
-            requests.remittances[request.request_id] = replace(remittance, status="completed")
-            remittances.append(RemittanceCompletion(
-                remittance, request.completed_by, request.value_date,
-                is_on_time(request.value_date, remittance.due_on)))
-        funding = requests.fundings.get(request.request_id)
-        if funding is not None and funding.status == "funding":
-            requests.fundings[request.request_id] = replace(funding, status="allocated")
-            allocations.append(TopupAllocation(
-                funding, request.completed_by,
-                tuple(topup_entries(funding, request.value_date))))
-    return tuple(remittances), tuple(allocations)
+def _paid(request: TransferRequest) -> tuple[str, dt.date]:
+    assert request.completed_by is not None, request.request_id
+    assert request.value_date is not None, request.request_id
+    return request.completed_by, request.value_date
+
+
+def _remittance(requests: Requests, request: TransferRequest) -> RemittanceCompletion | None:
+    remittance = requests.remittances.get(request.request_id)
+    if remittance is None or remittance.status == "completed":
+        return None
+    notice_id, value_date = _paid(request)
+    requests.remittances[request.request_id] = replace(remittance, status="completed")
+    return RemittanceCompletion(remittance, notice_id, value_date,
+                                is_on_time(value_date, remittance.due_on))
+
+
+def _topup(requests: Requests, request: TransferRequest) -> TopupAllocation | None:
+    funding = requests.fundings.get(request.request_id)
+    if funding is None or funding.status != "funding":
+        return None
+    notice_id, value_date = _paid(request)
+    requests.fundings[request.request_id] = replace(funding, status="allocated")
+    return TopupAllocation(funding, notice_id, tuple(topup_entries(funding, value_date)))
+
+
+def _funding(requests: Requests, request: TransferRequest) -> FundingCompletion | None:
+    funding = requests.notional.get(request.request_id)
+    if funding is None or funding.status == "completed":
+        return None
+    notice_id, value_date = _paid(request)
+    requests.notional[request.request_id] = replace(funding, status="completed")
+    return FundingCompletion(funding, notice_id, value_date,
+                             tuple(funding_entries(funding, value_date)))
+
+
+def _backcredit(requests: Requests, request: TransferRequest) -> BackcreditCompletion | None:
+    backcredit = requests.backcredits.get(request.request_id)
+    if backcredit is None or backcredit.status == "completed":
+        return None
+    notice_id, value_date = _paid(request)
+    requests.backcredits[request.request_id] = replace(backcredit, status="completed")
+    return BackcreditCompletion(backcredit, notice_id, value_date,
+                                tuple(backcredit_entries(backcredit, value_date)))

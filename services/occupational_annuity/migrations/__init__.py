@@ -1,7 +1,8 @@
 """Numbered, forward-only SQL migrations of the occupational_annuity schema.
 
 `MUTABLE_TABLES`: what the service's role may do beyond SELECT and INSERT (shared/db.py); the
-members' ledger (entry) is append-only for it, as are postings, assessments' members and notices.
+members' ledger (entry) is append-only for it, as are postings, assessments' members, notices,
+personnel events, funded members and posted years.
 """
 
 from typing import Final
@@ -16,4 +17,6 @@ MUTABLE_TABLES: Final[dict[str, tuple[str, ...]]] = {
     "topup_assessment": ("UPDATE",),  # funding -> allocated
     "topup_hold": ("UPDATE", "DELETE"),  # periods waiting for a rate
     "transfer_request": ("UPDATE",),  # money settled over its notices; completed
+    "notional_funding": ("UPDATE",),  # requested -> completed
+    "backcredit": ("UPDATE",),  # requested -> completed
 }
