@@ -9,10 +9,12 @@ fund_transfer's contract; it is built as a plain dict with exactly CONTRACTS.md'
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal
 
 from services.occupational_annuity.domain import REGION_CODE
 from services.occupational_annuity.model import (
+    AdjustmentCause,
     Backcredit,
     BackcreditCompletion,
     CommandInvalid,
@@ -20,6 +22,7 @@ from services.occupational_annuity.model import (
     EntityPosting,
     FundingCompletion,
     NoticeDecision,
+    NotionalAdjustment,
     NotionalFunding,
     Outbound,
     PersonnelDecision,
@@ -335,7 +338,34 @@ def notional_posted(
     ).model_dump()
 
 
-def notional_refused(command_id: str, year: int) -> dict[str, Any]:
+def notional_refused(command_id: str, year: int,
+                     reason: contract.RefusalReason = "RATE_NOT_CONFIGURED",
+                     unposted_year: int | None = None) -> dict[str, Any]:
     return contract.NotionalInterestRefused(
-        command_id=command_id, year=year, reason="RATE_NOT_CONFIGURED"
+        command_id=command_id, year=year, reason=reason, unposted_year=unposted_year,
     ).model_dump()
+
+
+def notional_adjusted(adjustments: Sequence[NotionalAdjustment], rates: Mapping[int, Rate],
+                      cause: AdjustmentCause, cause_id: str, rule_version: str
+                      ) -> list[Outbound]:
+    """One event per (fiscal entity, year) adjusted, in that order; members by person_id."""
+    groups: dict[tuple[str, int], list[NotionalAdjustment]] = {}
+    for adjustment in adjustments:
+        groups.setdefault((adjustment.fiscal_entity_code, adjustment.year), []).append(adjustment)
+    return [_adjusted(sorted(group, key=lambda a: a.person_id), rates[year], cause=cause,
+                      cause_id=cause_id, rule_version=rule_version)
+            for (_, year), group in sorted(groups.items())]
+
+
+def _adjusted(members: list[NotionalAdjustment], rate: Rate, *, cause: AdjustmentCause,
+              cause_id: str, rule_version: str) -> Outbound:
+    entity, year = members[0].fiscal_entity_code, members[0].year
+    data = contract.NotionalInterestAdjusted(
+        fiscal_entity_code=entity, year=year, rate=rate.text, cause=cause, cause_id=cause_id,
+        member_count=len(members), total=format_yuan(sum(a.interest_fen for a in members)),
+        members=[contract.AdjustedMember(person_id=a.person_id,
+                                         interest=format_yuan(a.interest_fen))
+                 for a in members],
+        rule_version=rule_version).model_dump()
+    return on_ledger(entity, contract.NOTIONAL_INTEREST_ADJUSTED, data)

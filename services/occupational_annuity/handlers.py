@@ -9,7 +9,7 @@ Records of different topics have no order between them anyway.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -20,16 +20,20 @@ from services.occupational_annuity.model import (
     CommandInvalid,
     Credit,
     DeadlineCheck,
+    Entry,
     FundingCommand,
     Ignored,
     Item,
     NoticeDecision,
     NoticeOutcome,
     NotionalInterestRequest,
+    NotionalPosting,
+    NotionalRefusal,
     Outbound,
     PaymentSettled,
     PersonnelDecision,
     PersonnelEvent,
+    Rate,
     Registration,
     Rules,
     Unreadable,
@@ -198,11 +202,37 @@ async def _book(
     booked = [c for c in credits if c.declaration.declaration_id in claimed]
     await store.insert_entries(conn, [e for c in booked for e in domain.credit_entries(c)])
     await store.add_collected(conn, domain.collected_by_period(booked))
+    adjusted = await _late_credit_interest(conn, booked, rules)
     for credit in booked:
         declaration = credit.declaration
         publish(outbox, Cause.of(parsed.trigger[declaration.declaration_id]), [events.on_ledger(
             declaration.fiscal_entity_code, contract.CONTRIBUTION_CREDITED,
-            events.credited(credit))])
+            events.credited(credit)), *adjusted.get(declaration.declaration_id, [])])
+
+
+async def _late_credit_interest(
+    conn: asyncpg.Connection, booked: list[Credit], rules: Rules
+) -> dict[str, list[Outbound]]:
+    """Notional credits of fee periods before a posted year earn its interest now (an
+    adjustment, `annuity.notional_interest.adjusted.v1`), by declaration."""
+    notional = [c for c in booked if c.total("unit_notional") > 0]
+    posted = await store.posted_years(conn) if notional else {}
+    late = [c for c in notional if max(posted, default=0) > int(c.declaration.fee_period[:4])]
+    if not late:
+        return {}
+    ledgers = await store.member_ledgers(conn, {
+        (m.person_id, c.declaration.fiscal_entity_code)
+        for c in late for m in c.members if m.unit_notional_fen > 0})
+    entries: list[Entry] = []
+    adjusted: dict[str, list[Outbound]] = {}
+    for credit in late:
+        declaration_id = credit.declaration.declaration_id
+        missed = domain.late_credit_interest(credit, ledgers, posted)
+        entries += domain.adjustment_entries(missed, "late_credit", declaration_id)
+        adjusted[declaration_id] = events.notional_adjusted(
+            missed, posted, "late_credit", declaration_id, rules.rule_version)
+    await store.insert_entries(conn, entries)
+    return adjusted
 
 
 # ---- transfer.notices --------------------------------------------------------------------------
@@ -326,23 +356,61 @@ async def _deadline_check(
 async def _notional_interest(
     conn: asyncpg.Connection, request: NotionalInterestRequest, rules: Rules
 ) -> list[Outbound]:
-    """Each member's notional balance of earlier periods x the year's rate, once per year."""
-    rate = rules.notional_rates.get(request.year)
-    if rate is None:
-        log.warning("notional_interest.refused", year=request.year, reason="RATE_NOT_CONFIGURED")
+    """Each member's notional balance of earlier periods x the year's rate, once per year and
+    in order of years; members whose later posted years this changes get their adjustment."""
+    posted = await store.posted_years(conn)
+    refusal = await _notional_refusal(conn, request, posted, rules)
+    if refusal is not None:
+        log.warning("notional_interest.refused", year=refusal.year, reason=refusal.reason,
+                    unposted_year=refusal.unposted_year)
         return [events.on_ledger(domain.REGION_CODE, contract.NOTIONAL_INTEREST_REFUSED,
-                                 events.notional_refused(request.command_id, request.year))]
+                                 events.notional_refused(refusal.command_id, refusal.year,
+                                                         refusal.reason, refusal.unposted_year))]
+    rate = rules.notional_rates[request.year]
     balances = await store.notional_balances(conn, domain.notional_cutoff(request.year),
                                              request.year)
     postings = domain.post_notional(balances, rate)
     claimed = await store.claim_notional_postings(conn, postings, request.year, rate.text,
                                                   request.command_id)
-    posted = [p for p in postings if (p.person_id, p.fiscal_entity_code) in claimed]
-    await store.insert_entries(conn, domain.notional_entries(posted, request.year))
-    return [events.on_ledger(entity.fiscal_entity_code, contract.NOTIONAL_INTEREST_POSTED,
-                             events.notional_posted(entity, request.year, rate,
-                                                    request.command_id, rules.rule_version))
-            for entity in domain.by_entity(posted)]
+    posted_now = [p for p in postings if (p.person_id, p.fiscal_entity_code) in claimed]
+    await store.insert_entries(conn, domain.notional_entries(posted_now, request.year))
+    await store.mark_year_posted(conn, request.year, rate.text, request.command_id)
+    out = [events.on_ledger(entity.fiscal_entity_code, contract.NOTIONAL_INTEREST_POSTED,
+                            events.notional_posted(entity, request.year, rate,
+                                                   request.command_id, rules.rule_version))
+           for entity in domain.by_entity(posted_now)]
+    return out + await _late_posting(conn, request, posted_now, posted, rules)
+
+
+async def _notional_refusal(
+    conn: asyncpg.Connection, request: NotionalInterestRequest, posted: Mapping[int, Rate],
+    rules: Rules,
+) -> NotionalRefusal | None:
+    if request.year not in rules.notional_rates:
+        return NotionalRefusal(request.command_id, request.year, "RATE_NOT_CONFIGURED")
+    unposted = domain.unposted_year(request.year, posted, await store.earliest_notional_on(conn))
+    if unposted is not None:
+        return NotionalRefusal(request.command_id, request.year, "PREVIOUS_YEAR_NOT_POSTED",
+                               unposted)
+    return None
+
+
+async def _late_posting(
+    conn: asyncpg.Connection, request: NotionalInterestRequest,
+    posted_now: Sequence[NotionalPosting], posted: Mapping[int, Rate], rules: Rules,
+) -> list[Outbound]:
+    """A year posted after later ones: its interest belongs in their balances too."""
+    later = {year: rate for year, rate in posted.items() if year > request.year}
+    if not later or not posted_now:
+        return []
+    ledgers = await store.member_ledgers(conn, [(p.person_id, p.fiscal_entity_code)
+                                                for p in posted_now])
+    missed = [a for ledger in ledgers.values()
+              for a in domain.missed_interest(ledger, later, request.year + 1)]
+    await store.insert_entries(conn, domain.adjustment_entries(missed, "late_posting",
+                                                               request.command_id))
+    return events.notional_adjusted(missed, posted, "late_posting", request.command_id,
+                                    rules.rule_version)
 
 
 async def _fund_entity(

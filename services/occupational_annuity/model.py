@@ -19,7 +19,8 @@ UnitFunding = Literal["self", "treasury_full"]
 PaymentStatus = Literal["paid", "underpaid", "overpaid"]
 SubLedger = Literal["individual_real", "unit_real", "unit_notional", "interest_topup"]
 SourceKind = Literal["contribution", "interest_topup", "notional_interest", "notional_funding",
-                     "backcredit"]
+                     "backcredit", "notional_adjustment"]
+AdjustmentCause = Literal["late_credit", "late_posting"]
 NoticeResult = Literal["settled", "failed"]
 RequestPurpose = Literal["annuity_remittance", "annuity_interest_topup",
                          "annuity_notional_funding", "annuity_backcredit"]
@@ -318,6 +319,8 @@ class MemberLedger:
     first_credit_on: dt.date | None
     notional: tuple[tuple[dt.date, int], ...]
     funded: bool
+    interest_by_year: tuple[tuple[int, int], ...] = ()
+    """Notional interest credited for each year (posting and adjustments), in fen."""
 
     def notional_fen(self, as_of: dt.date) -> int:
         return sum(amount_fen for effective_on, amount_fen in self.notional
@@ -422,6 +425,18 @@ class NotionalPosting:
 
 
 @dataclass(frozen=True, slots=True)
+class NotionalAdjustment:
+    """Interest of a posted year a member missed: what the balance before the year earns at its
+    rate, less what was credited for the year already."""
+
+    person_id: str
+    fiscal_entity_code: str
+    year: int
+    balance_fen: int
+    interest_fen: int
+
+
+@dataclass(frozen=True, slots=True)
 class EntityPosting:
     fiscal_entity_code: str
     member_count: int
@@ -457,6 +472,17 @@ class DeadlineCheck:
 class NotionalInterestRequest:
     command_id: str
     year: int
+
+
+@dataclass(frozen=True, slots=True)
+class NotionalRefusal:
+    """A year's posting refused: no rate, or the year before not posted while money was there
+    to earn its interest (`unposted_year`)."""
+
+    command_id: str
+    year: int
+    reason: Literal["RATE_NOT_CONFIGURED", "PREVIOUS_YEAR_NOT_POSTED"]
+    unposted_year: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from fractions import Fraction
 
 import asyncpg
 
@@ -36,6 +37,7 @@ from services.occupational_annuity.model import (
     PaymentSettled,
     PeriodPosition,
     PersonnelEvent,
+    Rate,
     Registration,
     Remittance,
     RemittanceCompletion,
@@ -530,7 +532,7 @@ async def claim_notices(conn: asyncpg.Connection, outcomes: Sequence[NoticeOutco
 
 _MEMBER_LEDGERS = """
 SELECT w.person_id, w.fiscal_entity_code, c.first_credit_on, n.effective, n.amounts,
-       f.person_id IS NOT NULL AS funded
+       f.person_id IS NOT NULL AS funded, i.years, i.interest
 FROM unnest($1::text[], $2::text[]) AS w(person_id, fiscal_entity_code)
 LEFT JOIN LATERAL (
     SELECT min(e.effective_on) AS first_credit_on FROM entry e
@@ -541,6 +543,13 @@ LEFT JOIN LATERAL (
            array_agg(e.amount_fen ORDER BY e.entry_id) AS amounts FROM entry e
     WHERE e.person_id = w.person_id AND e.fiscal_entity_code = w.fiscal_entity_code
       AND e.sub_ledger = 'unit_notional') n ON true
+LEFT JOIN LATERAL (
+    SELECT array_agg(y ORDER BY y) AS years, array_agg(fen ORDER BY y) AS interest
+    FROM (SELECT extract(year FROM e.effective_on)::int AS y, sum(e.amount_fen)::bigint AS fen
+          FROM entry e
+          WHERE e.person_id = w.person_id AND e.fiscal_entity_code = w.fiscal_entity_code
+            AND e.source_kind IN ('notional_interest', 'notional_adjustment')
+          GROUP BY 1) by_year) i ON true
 LEFT JOIN funded_member f
        ON f.person_id = w.person_id AND f.fiscal_entity_code = w.fiscal_entity_code
 """
@@ -554,7 +563,8 @@ async def member_ledgers(
     rows = await conn.fetch(_MEMBER_LEDGERS, [m[0] for m in wanted], [m[1] for m in wanted])
     return {(row["person_id"], row["fiscal_entity_code"]): MemberLedger(
         row["person_id"], row["fiscal_entity_code"], row["first_credit_on"],
-        tuple(zip(row["effective"] or (), row["amounts"] or (), strict=True)), row["funded"])
+        tuple(zip(row["effective"] or (), row["amounts"] or (), strict=True)), row["funded"],
+        tuple(zip(row["years"] or (), row["interest"] or (), strict=True)))
         for row in rows}
 
 
@@ -693,6 +703,10 @@ async def notional_balances(
         " WHERE e.sub_ledger = 'unit_notional' AND e.effective_on < $1"
         " AND NOT EXISTS (SELECT 1 FROM notional_posting p WHERE p.person_id = e.person_id"
         "   AND p.fiscal_entity_code = e.fiscal_entity_code AND p.year = $2)"
+        # a member whose interest of the year came as an adjustment has had it too
+        " AND NOT EXISTS (SELECT 1 FROM entry x WHERE x.person_id = e.person_id"
+        "   AND x.fiscal_entity_code = e.fiscal_entity_code"
+        "   AND x.source_kind = 'notional_adjustment' AND x.effective_on = make_date($2, 12, 31))"
         " GROUP BY e.person_id, e.fiscal_entity_code",
         cutoff, year,
     )
@@ -715,6 +729,26 @@ async def claim_notional_postings(
         year, rate, command_id,
     )
     return {(row[0], row[1]) for row in rows}
+
+
+async def posted_years(conn: asyncpg.Connection) -> dict[int, Rate]:
+    """Every year posted, with the rate it was posted at."""
+    rows = await conn.fetch("SELECT year, rate FROM notional_year ORDER BY year")
+    return {row["year"]: Rate(row["rate"], Fraction(row["rate"])) for row in rows}
+
+
+async def earliest_notional_on(conn: asyncpg.Connection) -> dt.date | None:
+    value: dt.date | None = await conn.fetchval(
+        "SELECT min(effective_on) FROM entry WHERE sub_ledger = 'unit_notional'"
+        " AND amount_fen > 0")
+    return value
+
+
+async def mark_year_posted(conn: asyncpg.Connection, year: int, rate: str,
+                           command_id: str) -> None:
+    await conn.execute(
+        "INSERT INTO notional_year (year, rate, command_id) VALUES ($1, $2, $3)"
+        " ON CONFLICT DO NOTHING", year, rate, command_id)
 
 
 # ---- bookkeeping -------------------------------------------------------------------------------

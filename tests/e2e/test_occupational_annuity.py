@@ -20,6 +20,7 @@ from tests.e2e.annuity_support import (
     BOB,
     CAROL,
     DAVE,
+    EVE,
     Records,
     amount_due,
     collection_records,
@@ -42,9 +43,10 @@ from tests.support import (
     wait_for,
 )
 
-INPUT_TOPICS = ("collection.declarations", "transfer.notices", "ops.commands")
+INPUT_TOPICS = ("collection.declarations", "transfer.notices", "hr.annuity.events", "ops.commands")
 OUTPUT_TOPICS = ("annuity.ledger", "transfer.requests", "ops.commands")
-COMMAND_TYPES = frozenset({"ops.deadline_check.requested.v1", "ops.notional_interest.requested.v1"})
+COMMAND_TYPES = frozenset({"ops.deadline_check.requested.v1", "ops.notional_interest.requested.v1",
+                           "ops.annuity_funding.requested.v1"})
 NAMESPACE_PARTITIONS = 3  # tests.support.create_namespace
 
 
@@ -202,6 +204,7 @@ ASSESSED = "annuity.interest_topup.assessed.v1"
 ALLOCATED = "annuity.interest_topup.allocated.v1"
 POSTED = "annuity.notional_interest.posted.v1"
 REFUSED = "annuity.notional_interest.refused.v1"
+ADJUSTED = "annuity.notional_interest.adjusted.v1"
 REJECTED = "ops.command.rejected.v1"
 
 
@@ -235,6 +238,63 @@ async def test_without_configured_rates_periods_are_held_and_notional_interest_r
         assert await h.db.fetchval("SELECT count(*) FROM notional_posting") == 0
 
     await run(chain, rule_set="production")
+
+
+async def test_years_post_in_order_and_a_late_back_year_credit_earns_the_missed_interest(
+) -> None:
+    async def chain(h: Harness) -> None:
+        # DAVE's notional 400.00 of 2019-12 earns from 2020 on: 2021 waits for 2020.
+        await h.step(declared_and_paid(registered(run_id("D"), "150500", "2019-12",
+                                                  "treasury_full", [(DAVE, 500_000)])),
+                     Counter({CREDITED: 1}))
+        fresh = await h.step(notional(2021), Counter({REFUSED: 1}))
+        refusal = of_type(fresh, REFUSED)[0]
+        assert (refusal["year"], refusal["reason"], refusal["unposted_year"]) == (
+            2021, "PREVIOUS_YEAR_NOT_POSTED", 2020)
+        await h.step(notional(2020), Counter({POSTED: 1}))  # 400.00 x 4.00% = 16.00
+        await h.step(notional(2021), Counter({POSTED: 1}))  # 416.00 x 3.80% = 15.81
+        late = registered(run_id("D"), "150500", "2019-06", "treasury_full", [(DAVE, 250_000)])
+        new_member = registered(run_id("D"), "150500", "2020-03", "treasury_full",
+                                [(CAROL, 300_000)])
+        fresh = await h.step(declared_and_paid(late) + declared_and_paid(new_member),
+                             Counter({CREDITED: 2, ADJUSTED: 3}))
+        adjusted = {(a["cause_id"], a["year"]): a for a in of_type(fresh, ADJUSTED)}
+        # DAVE's late 200.00 of 2019-06: 2020 on 600.00 = 24.00, 16.00 posted -> 8.00;
+        # 2021 on 600.00 + 16.00 + 8.00 = 624.00 x 3.80% = 23.71, 15.81 posted -> 7.90.
+        dave = [(year, a["members"], a["rate"], a["cause"])
+                for (cause_id, year), a in sorted(adjusted.items())
+                if cause_id == late["declaration_id"]]
+        assert dave == [
+            (2020, [{"person_id": DAVE, "interest": "8.00"}], "0.0400", "late_credit"),
+            (2021, [{"person_id": DAVE, "interest": "7.90"}], "0.0380", "late_credit")]
+        # CAROL's 240.00 of 2020-03 missed only 2021: 240.00 x 3.80% = 9.12.
+        assert adjusted[(new_member["declaration_id"], 2021)]["total"] == "9.12"
+        await h.step(notional(2021), Counter())  # adjusted members count as posted for 2021
+        await post_earlier_years_after_later_ones(h)
+        balances = {r["person_id"]: r["unit_notional_fen"]
+                    for r in await h.db.fetch("SELECT * FROM member_balance")}
+        assert balances == {DAVE: 40_000 + 20_000 + 1_600 + 1_581 + 800 + 790,
+                            CAROL: 24_000 + 912,
+                            # as if 2018..2021 had been posted in order: 200.00 x 1.044 ->
+                            # 208.80, x 1.042 -> 217.57, x 1.04 -> 226.27, x 1.038 -> 234.87
+                            EVE: 23_487}
+
+    await run(chain)
+
+
+async def post_earlier_years_after_later_ones(h: Harness) -> None:
+    """EVE's 200.00 of 2017-06 arrives after 2020 and 2021 were posted: they are adjusted at
+    once; 2018 and 2019 may still be posted (no money earned in the years before them), and each
+    adjusts the later years again, so EVE ends where posting in order would have put her."""
+    late = registered(run_id("D"), "150500", "2017-06", "treasury_full", [(EVE, 250_000)])
+    fresh = await h.step(declared_and_paid(late), Counter({CREDITED: 1, ADJUSTED: 2}))
+    assert [a["total"] for a in of_type(fresh, ADJUSTED)] == ["8.00", "7.90"]
+    for year, posted, adjusted in ((2018, "8.80", ["0.35", "0.35"]),
+                                   (2019, "8.77", ["0.35", "0.35"])):
+        fresh = await h.step(notional(year), Counter({POSTED: 1, ADJUSTED: 2}))
+        assert of_type(fresh, POSTED)[0]["total"] == posted
+        assert [(a["cause"], a["year"], a["total"]) for a in of_type(fresh, ADJUSTED)] == [
+            ("late_posting", 2020, adjusted[0]), ("late_posting", 2021, adjusted[1])]
 
 
 async def credit_self_and_treasury_funded_declarations(h: Harness) -> None:

@@ -31,11 +31,14 @@ from services.occupational_annuity.domain.funding import (
     member_reasons,
 )
 from services.occupational_annuity.domain.interest import (
+    adjustment_entries,
     assess_topup,
     assess_topups,
     by_entity,
     exact_interest,
     is_funded_in_full,
+    late_credit_interest,
+    missed_interest,
     missing_rate_years,
     notional_cutoff,
     notional_effective_on,
@@ -45,6 +48,8 @@ from services.occupational_annuity.domain.interest import (
     round_fraction_half_up,
     split_interest,
     topup_entries,
+    unposted_year,
+    with_adjustments,
 )
 from services.occupational_annuity.domain.notices import (
     Requests,
@@ -82,6 +87,7 @@ __all__ = [
     "PersonnelBook",
     "Requests",
     "UnitFunding",
+    "adjustment_entries",
     "apply_notice",
     "apply_personnel",
     "assess_topup",
@@ -99,8 +105,10 @@ __all__ = [
     "is_funded_in_full",
     "is_on_time",
     "is_past_due",
+    "late_credit_interest",
     "member_credits",
     "member_reasons",
+    "missed_interest",
     "missing_rate_years",
     "month_after",
     "notice_matches",
@@ -122,5 +130,7 @@ __all__ = [
     "topup_interval",
     "topup_request",
     "topup_state",
+    "unposted_year",
+    "with_adjustments",
     "year_pieces",
 ]

@@ -2,18 +2,30 @@
 
 Interest stays an exact Fraction of a fen until its one half-up rounding; splits are
 largest-remainder, so parts always sum to their total.
+
+Notional interest years are posted in order: year Y is refused while Y-1 is unposted and some
+notional money was there to earn Y-1's interest (posting Y would leave Y-1's interest out of
+its base). A member's interest of a posted year is round_half_up(balance before the year x the
+year's rate); what a member missed of it (a credit of an earlier fee period that arrived after
+the year was posted, or an earlier year posted after it) is credited later as an adjustment,
+year by year, each year's adjustment counting in the next year's balance.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 from fractions import Fraction
 
 from services.occupational_annuity.domain.terms import DAYS_PER_YEAR, topup_interval, year_pieces
 from services.occupational_annuity.model import (
+    AdjustmentCause,
+    Credit,
     EntityPosting,
     Entry,
+    MemberLedger,
+    NotionalAdjustment,
     NotionalBalance,
     NotionalPosting,
     Rate,
@@ -171,3 +183,74 @@ def by_entity(postings: Iterable[NotionalPosting]) -> list[EntityPosting]:
         totals[posting.fiscal_entity_code] = (count + 1, total + posting.interest_fen)
     return [EntityPosting(entity, count, total)
             for entity, (count, total) in sorted(totals.items())]
+
+
+def unposted_year(year: int, posted: Collection[int], earliest_notional_on: dt.date | None
+                  ) -> int | None:
+    """The year before, when it is unposted and notional money was there to earn its interest
+    (money effective before its 1 January); else None: the year may be posted."""
+    previous = year - 1
+    if previous in posted or earliest_notional_on is None:
+        return None
+    return previous if earliest_notional_on < notional_cutoff(previous) else None
+
+
+def missed_interest(member: MemberLedger, posted: Mapping[int, Rate],
+                    from_year: int) -> list[NotionalAdjustment]:
+    """What the member misses of each posted year from `from_year` on, oldest first; an
+    adjustment counts in the next year's balance. Interest already credited is never taken
+    back (a year whose balance fell since it was posted gets nothing)."""
+    entries = list(member.notional)
+    credited = dict(member.interest_by_year)
+    missed: list[NotionalAdjustment] = []
+    for year in sorted(y for y in posted if y >= from_year):
+        cutoff = notional_cutoff(year)
+        balance_fen = sum(fen for effective_on, fen in entries if effective_on < cutoff)
+        due_fen = notional_interest_fen(balance_fen, posted[year]) if balance_fen > 0 else 0
+        lacking_fen = due_fen - credited.get(year, 0)
+        if lacking_fen > 0:
+            missed.append(NotionalAdjustment(member.person_id, member.fiscal_entity_code, year,
+                                             balance_fen, lacking_fen))
+            entries.append((notional_effective_on(year), lacking_fen))
+            credited[year] = due_fen
+    return missed
+
+
+def late_credit_interest(credit: Credit, ledgers: dict[tuple[str, str], MemberLedger],
+                         posted: Mapping[int, Rate]) -> list[NotionalAdjustment]:
+    """A notional credit of a fee period before a posted year earns that year's interest now
+    (money of a period counts for the years after it). `ledgers` (already holding the credit)
+    are updated, so a second credit of the same member in the batch adds only its own."""
+    from_year = int(credit.declaration.fee_period[:4]) + 1
+    missed: list[NotionalAdjustment] = []
+    for member in credit.members:
+        if member.unit_notional_fen == 0:
+            continue
+        key = (member.person_id, credit.declaration.fiscal_entity_code)
+        adjustments = missed_interest(ledgers[key], posted, from_year)
+        ledgers[key] = with_adjustments(ledgers[key], adjustments)
+        missed += adjustments
+    return missed
+
+
+def with_adjustments(member: MemberLedger,
+                     adjustments: Iterable[NotionalAdjustment]) -> MemberLedger:
+    """The member's ledger once the adjustments are credited."""
+    added = [a for a in adjustments
+             if (a.person_id, a.fiscal_entity_code) == (member.person_id,
+                                                        member.fiscal_entity_code)]
+    credited = dict(member.interest_by_year)
+    for a in added:
+        credited[a.year] = credited.get(a.year, 0) + a.interest_fen
+    notional = (*member.notional, *((notional_effective_on(a.year), a.interest_fen)
+                                    for a in added))
+    return replace(member, notional=notional, interest_by_year=tuple(sorted(credited.items())))
+
+
+def adjustment_entries(adjustments: Iterable[NotionalAdjustment], cause: AdjustmentCause,
+                       cause_id: str) -> list[Entry]:
+    """Credited to unit_notional as of the adjusted year's end, like the year's posting."""
+    return [Entry(a.person_id, "unit_notional", a.interest_fen, a.fiscal_entity_code, None,
+                  notional_effective_on(a.year), "notional_adjustment",
+                  f"{a.year}/{cause}/{cause_id}")
+            for a in adjustments]

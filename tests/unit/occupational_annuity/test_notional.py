@@ -6,7 +6,13 @@ import datetime as dt
 from fractions import Fraction
 
 from services.occupational_annuity import domain
-from services.occupational_annuity.model import NotionalBalance, NotionalPosting, Rate
+from services.occupational_annuity.model import (
+    MemberLedger,
+    NotionalAdjustment,
+    NotionalBalance,
+    NotionalPosting,
+    Rate,
+)
 from tests.unit.occupational_annuity.support import ALICE, BOB, CAROL, LOCAL
 
 RATE_2019 = LOCAL.notional_rates[2019]
@@ -48,3 +54,42 @@ def test_money_of_earlier_fee_periods_and_earlier_years_interest_counts_for_a_ye
     assert domain.period_start("2019-12") < cutoff <= domain.period_start("2020-01")
     assert domain.notional_effective_on(2019) < cutoff <= domain.notional_effective_on(2020)
     assert cutoff == dt.date(2020, 1, 1)
+
+
+POSTED = {year: LOCAL.notional_rates[year] for year in (2020, 2021)}
+
+
+def ledger(*notional: tuple[dt.date, int], interest: tuple[tuple[int, int], ...] = ()
+           ) -> MemberLedger:
+    return MemberLedger(ALICE, "150500", dt.date(2019, 6, 1), notional, False, interest)
+
+
+def test_a_year_waits_for_the_year_before_only_when_money_could_earn_in_it() -> None:
+    assert domain.unposted_year(2021, {2019: RATE_2019}, dt.date(2019, 12, 1)) == 2020
+    assert domain.unposted_year(2021, {2020: RATE_2019}, dt.date(2014, 10, 1)) is None
+    assert domain.unposted_year(2020, {}, dt.date(2019, 12, 1)) is None  # 2019 earns nothing
+    assert domain.unposted_year(2020, {}, dt.date(2018, 12, 1)) == 2019
+    assert domain.unposted_year(2020, {}, None) is None
+
+
+def test_a_late_credit_earns_each_posted_year_it_missed_compounded() -> None:
+    # 400.00 of 2019-12 was posted 16.00 (2020) and 15.81 (2021); 200.00 of 2019-06 arrives.
+    member = ledger((dt.date(2019, 12, 1), 40_000), (dt.date(2020, 12, 31), 1_600),
+                    (dt.date(2021, 12, 31), 1_581), (dt.date(2019, 6, 1), 20_000),
+                    interest=((2020, 1_600), (2021, 1_581)))
+    missed = domain.missed_interest(member, POSTED, 2020)
+    assert [(a.year, a.balance_fen, a.interest_fen) for a in missed] == [
+        (2020, 60_000, 800), (2021, 62_400, 790)]
+    entries = domain.adjustment_entries(missed, "late_credit", "D-9")
+    assert [(e.effective_on, e.source_kind, e.source_id) for e in entries] == [
+        (dt.date(2020, 12, 31), "notional_adjustment", "2020/late_credit/D-9"),
+        (dt.date(2021, 12, 31), "notional_adjustment", "2021/late_credit/D-9")]
+    assert domain.missed_interest(domain.with_adjustments(member, missed), POSTED, 2020) == []
+
+
+def test_interest_already_credited_is_never_taken_back() -> None:
+    # 2020 credited 16.00 where 100.00 earns 4.00: nothing for 2020, 2021 on what is there.
+    member = ledger((dt.date(2019, 12, 1), 10_000), (dt.date(2020, 12, 31), 1_600),
+                    interest=((2020, 1_600),))
+    assert domain.missed_interest(member, POSTED, 2020) == [
+        NotionalAdjustment(ALICE, "150500", 2021, 11_600, 441)]
