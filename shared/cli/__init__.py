@@ -1,9 +1,9 @@
 """`pension-ops`: the operator's command line for pension-streams.
 
 Commands: status, wait-idle, dlq (list | show | replay), report, trace, check-deadlines,
-notional-interest. Settings come from the environment: KAFKA_BOOTSTRAP_SERVERS, NAMESPACE
-(optional topic prefix, as the services use it) and PENSION_<SERVICE>_URL for health checks;
-without KAFKA_BOOTSTRAP_SERVERS, the local stack's own (shared/cli/local_stack.py).
+notional-interest, annuity-funding. Settings come from the environment: KAFKA_BOOTSTRAP_SERVERS,
+NAMESPACE (optional topic prefix, as the services use it) and PENSION_<SERVICE>_URL for health
+checks; without KAFKA_BOOTSTRAP_SERVERS, the local stack's own (shared/cli/local_stack.py).
 
 Exit codes: 0 success, 2 usage error, 1 failure (with one line on stderr), 3 `status` found a
 problem, 130 interrupted (Ctrl-C).

@@ -1,4 +1,5 @@
-"""`check-deadlines` and `notional-interest`: operator commands published on ops.commands.
+"""`check-deadlines`, `notional-interest` and `annuity-funding`: operator commands published on
+ops.commands.
 
 Every time-driven action is an event (CONTRACTS.md, ops.commands), so a check an operator starts
 is as auditable and as replayable as the services' own daily schedule.
@@ -14,8 +15,10 @@ from typing import Any, Final
 from pydantic import BaseModel
 
 from shared.cli.common import SERVICES, CliEnv, date_arg, print_json
+from shared.cli.entities import FISCAL_ENTITIES
 from shared.cli.kafka import producer, send_all
 from shared.clock import SHANGHAI
+from shared.contracts.annuity import ANNUITY_FUNDING_REQUESTED, AnnuityFundingRequested
 from shared.contracts.fields import DeadlineCheckRequested, NotionalInterestRequested
 from shared.contracts.registry import TOPIC_OPS_COMMANDS
 from shared.contracts.wire import CONTENT_TYPE, encode_event
@@ -46,6 +49,18 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     interest.add_argument("--year", required=True, type=_year_arg, metavar="YYYY")
     interest.set_defaults(run=run_notional_interest)
+
+    funding = commands.add_parser(
+        "annuity-funding", parents=[common],
+        help="ask occupational_annuity to fund (做实) every member of an entity as of a date",
+        description="Publish ops.annuity_funding.requested.v1 on ops.commands, keyed "
+                    "occupational_annuity, and print the command id. Members already funded, "
+                    "or with no notional balance at the date, are left out.",
+    )
+    funding.add_argument("--entity", required=True, choices=sorted(FISCAL_ENTITIES),
+                         metavar="CODE", help="the fiscal entity code (150000 for the region)")
+    funding.add_argument("--as-of", required=True, type=date_arg, metavar="YYYY-MM-DD")
+    funding.set_defaults(run=run_annuity_funding)
 
 
 def _year_arg(text: str) -> int:
@@ -96,4 +111,12 @@ async def run_check_deadlines(args: argparse.Namespace, env: CliEnv) -> int:
 async def run_notional_interest(args: argparse.Namespace, env: CliEnv) -> int:
     data = NotionalInterestRequested(command_id=new_command_id(), year=args.year)
     _report(await publish_command(env, NOTIONAL_INTEREST, data, "occupational_annuity"), args.json)
+    return 0
+
+
+async def run_annuity_funding(args: argparse.Namespace, env: CliEnv) -> int:
+    data = AnnuityFundingRequested(command_id=new_command_id(), fiscal_entity_code=args.entity,
+                                   as_of=args.as_of)
+    _report(await publish_command(env, ANNUITY_FUNDING_REQUESTED, data, "occupational_annuity"),
+            args.json)
     return 0

@@ -13,7 +13,8 @@ from shared.cli.common import CliEnv, period_arg, positive_seconds, print_json, 
 from shared.cli.entities import FISCAL_ENTITIES
 from shared.cli.kafka import consumer, read_to_end
 from shared.cli.progress import Progress, for_operator
-from shared.cli.report_model import Report, ReportBuilder, Section
+from shared.cli.report_model import Report, ReportBuilder
+from shared.cli.report_section import Section
 from shared.contracts.wire import NotJsonError, loads_strict
 
 REPORT_TOPICS: Final = ("collection.declarations", "transfer.obligations", "transfer.notices",
@@ -25,7 +26,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     report = commands.add_parser(
         "report", parents=[common], help="a month's figures per fiscal entity, reconciled",
         description="Contributions, subsidies and occupational annuity of a fee period per "
-                    "fiscal entity (the 14 leagues/cities and the region), with totals and "
+                    "fiscal entity (the 14 leagues/cities and the region), with top-ups, "
+                    "notional balances, 做实 fundings and 补记 back-credits to date, totals and "
                     "reconciliation checks, from " + ", ".join(REPORT_TOPICS) + ".",
     )
     report.add_argument("period", type=period_arg, metavar="PERIOD", help="YYYY-MM")

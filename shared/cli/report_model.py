@@ -2,21 +2,21 @@
 
 Feed every event with `ReportBuilder.add` in the order read; `build()` returns sections of
 per-entity rows, totals computed separately from the rows, and the reconciliation checks. Money is
-integer fen throughout; yuan strings are parsed once, here, at the edge.
+integer fen throughout; yuan strings are parsed once, here, at the edge. The sections on notional
+money, fundings and back-credits are report_annuity.py's.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from dataclasses import dataclass
+from typing import Any, Final
 
+from shared.cli import report_annuity
 from shared.cli.common import yuan
-from shared.cli.entities import FISCAL_ENTITIES, REGION, fiscal_entity_for_region
-from shared.money import MoneyFormatError, parse_yuan
+from shared.cli.entities import REGION, fiscal_entity_for_region
+from shared.cli.report_section import Column, Section, dicts_of, empty_rows, fen_of
 
-Kind = Literal["count", "money"]
 PURPOSE_SUBSIDY: Final = "subsidy_forwarding"
 OBLIGATION_TYPES: Final = {
     "transfer.obligation.fulfilled.v1": "fulfilled",
@@ -26,59 +26,11 @@ OBLIGATION_TYPES: Final = {
 
 
 @dataclass(frozen=True, slots=True)
-class Column:
-    name: str
-    kind: Kind
-
-
-@dataclass(slots=True)
-class Section:
-    """One table of the report: a row per fiscal entity, totals, and what was checked."""
-
-    key: str
-    title: str
-    columns: tuple[Column, ...]
-    rows: dict[str, dict[str, int]]
-    totals: dict[str, int]
-    checks: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def reconciles(self) -> bool:
-        return not self.problems
-
-    def add(self, entity: str, values: dict[str, int], what: str) -> None:
-        """Count values in the totals always, in a row only when the entity is one of the 15."""
-        for name, value in values.items():
-            self.totals[name] += value
-        if entity not in self.rows:
-            self.problems.append(f"{what} names fiscal entity {entity!r}, which is not one of "
-                                 "the 15")
-            return
-        for name, value in values.items():
-            self.rows[entity][name] += value
-
-
-@dataclass(frozen=True, slots=True)
 class Report:
     period: str
     sections: tuple[Section, ...]
     events_read: dict[str, int]
     unreadable: int
-
-
-def _fen(data: dict[str, Any], name: str) -> int:
-    """A money field in fen; a malformed or missing one is 0 and flagged by the caller's checks."""
-    try:
-        return parse_yuan(data.get(name))  # type: ignore[arg-type]
-    except MoneyFormatError:
-        return 0
-
-
-def _empty_rows(columns: Iterable[Column]) -> dict[str, dict[str, int]]:
-    names = [c.name for c in columns]
-    return {entity: dict.fromkeys(names, 0) for entity in FISCAL_ENTITIES}
 
 
 def _check_rows_equal_totals(section: Section) -> None:
@@ -96,11 +48,6 @@ def _check_rows_equal_totals(section: Section) -> None:
 def _dict(data: dict[str, Any], name: str) -> dict[str, Any]:
     value = data.get(name)
     return value if isinstance(value, dict) else {}
-
-
-def _dicts(data: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    value = data.get(name)
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 class ReportBuilder:
@@ -124,6 +71,7 @@ class ReportBuilder:
         self.overdue: dict[str, dict[str, Any]] = {}
         self.assessed: dict[str, dict[str, Any]] = {}
         self.allocated: dict[str, dict[str, Any]] = {}
+        self.money = report_annuity.AnnuityMoney()
 
     # ---- intake -------------------------------------------------------------------------------
 
@@ -140,6 +88,8 @@ class ReportBuilder:
         self._route(str(event.get("type")), offset, event["data"])
 
     def _route(self, event_type: str, offset: int, data: dict[str, Any]) -> None:
+        if event_type in report_annuity.TYPES:
+            self.money.add(event_type, data)  # notices also go on to the subsidy figures
         if event_type in OBLIGATION_TYPES:
             self._obligation(OBLIGATION_TYPES[event_type], offset, data)
             return
@@ -227,7 +177,8 @@ class ReportBuilder:
     # ---- output -------------------------------------------------------------------------------
 
     def build(self) -> Report:
-        sections = (self._collection(), self._subsidies(), self._annuity(), self._topups())
+        sections = (self._collection(), self._subsidies(), self._annuity(), self._topups(),
+                    *self.money.sections(self.credited))
         for section in sections:
             _check_rows_equal_totals(section)
         return Report(self.period, sections, dict(self.events_read), self.unreadable)
@@ -237,13 +188,13 @@ class ReportBuilder:
                    Column("amount_due", "money"), Column("amount_paid", "money"),
                    Column("late_fees", "money"), Column("outstanding", "money"))
         section = Section("collection", f"Contributions of fee period {self.period} "
-                          "(collection.declarations)", columns, _empty_rows(columns),
+                          "(collection.declarations)", columns, empty_rows(columns),
                           {c.name: 0 for c in columns})
         in_period = {d_id: d for d_id, d in self.registered.items()
                      if d.get("fee_period") == self.period}
         paid = self._payments_by_declaration(in_period, section)
         for declaration_id, data in sorted(in_period.items()):
-            due = _fen(data, "amount_due")
+            due = fen_of(data, "amount_due")
             paid_fen, fee_fen = paid.get(declaration_id, (0, 0))
             section.add(str(data.get("fiscal_entity_code")),
                         {"registered": 1, "amount_due": due, "amount_paid": paid_fen,
@@ -263,15 +214,15 @@ class ReportBuilder:
                 by_declaration[str(data.get("declaration_id"))].append(data)
         result: dict[str, tuple[int, int]] = {}
         for declaration_id, payments in by_declaration.items():
-            paid = sum(_fen(p, "amount_paid") for p in payments)
-            result[declaration_id] = (paid, sum(_fen(p, "late_fee_due") for p in payments))
-            reported = max(_fen(p, "amount_paid_total") for p in payments)
+            paid = sum(fen_of(p, "amount_paid") for p in payments)
+            result[declaration_id] = (paid, sum(fen_of(p, "late_fee_due") for p in payments))
+            reported = max(fen_of(p, "amount_paid_total") for p in payments)
             if reported != paid:
                 section.problems.append(
                     f"declaration {declaration_id}: payments add up to {yuan(paid)} but "
                     f"amount_paid_total says {yuan(reported)} (a settled event missing or extra)")
-            due = _fen(in_period[declaration_id], "amount_due")
-            if any(_fen(p, "amount_due") != due for p in payments):
+            due = fen_of(in_period[declaration_id], "amount_due")
+            if any(fen_of(p, "amount_due") != due for p in payments):
                 section.problems.append(f"declaration {declaration_id}: a settled event's "
                                         f"amount_due differs from the registered {yuan(due)}")
         return result
@@ -297,7 +248,7 @@ class ReportBuilder:
                    Column("excess", "money"), Column("open", "money"))
         section = Section("subsidies", f"Subsidies forwarded for period {self.period} "
                           "(transfer.obligations, transfer.notices)", columns,
-                          _empty_rows(columns), {c.name: 0 for c in columns})
+                          empty_rows(columns), {c.name: 0 for c in columns})
         section.checks.append("per obligation: due == settled + short + open - excess")
         section.checks.append("the first notices' amounts equal the obligation's amount_due")
         first_notice_due, settled_by_notice = self._subsidy_notices()
@@ -316,9 +267,9 @@ class ReportBuilder:
             entity = str(_dict(data, "source_account").get("entity_code"))
             key = (entity, str(data.get("fund")), self.period)
             if data.get("attempt") == 0:  # a replacement repeats the obligation it replaces
-                first_due[key] += _fen(data, "amount")
+                first_due[key] += fen_of(data, "amount")
             if notice_id in self.notices_settled:
-                settled[key] += _fen(self.notices_settled[notice_id], "amount_settled")
+                settled[key] += fen_of(self.notices_settled[notice_id], "amount_settled")
         return first_due, settled
 
     def _obligation_values(self, key: tuple[str, str, str], first_due: dict[Any, int],
@@ -332,10 +283,10 @@ class ReportBuilder:
             return {"obligations": 1, "due": due, "settled": settled, "short": 0, "excess": 0,
                     "open": max(due - settled, 0)}
         _, status, data = self.obligations[key]
-        values = {"obligations": 1, "due": _fen(data, "amount_due"),
-                  "settled": _fen(data, "amount_settled"),
-                  "short": _fen(data, "amount_outstanding") if status == "shortfall" else 0,
-                  "excess": _fen(data, "amount_excess") if status == "overpaid" else 0,
+        values = {"obligations": 1, "due": fen_of(data, "amount_due"),
+                  "settled": fen_of(data, "amount_settled"),
+                  "short": fen_of(data, "amount_outstanding") if status == "shortfall" else 0,
+                  "excess": fen_of(data, "amount_excess") if status == "overpaid" else 0,
                   "open": 0}
         if values["due"] != values["settled"] + values["short"] - values["excess"]:
             section.problems.append(
@@ -352,7 +303,7 @@ class ReportBuilder:
                    Column("requested", "money"), Column("remitted", "money"),
                    Column("not_requested", "money"), Column("overdue", "money"))
         section = Section("annuity", f"Occupational annuity of fee period {self.period} "
-                          "(annuity.ledger)", columns, _empty_rows(columns),
+                          "(annuity.ledger)", columns, empty_rows(columns),
                           {c.name: 0 for c in columns})
         section.checks.append("each completed remittance matches its request's amount; "
                               "the region (150000) remits nothing")
@@ -385,9 +336,9 @@ class ReportBuilder:
                 continue
             entity = str(data.get("fiscal_entity_code"))
             funded, notional = totals.get(entity, (0, 0))
-            totals[entity] = (funded + _fen(data, "individual_real_total")
-                              + _fen(data, "unit_real_total"),
-                              notional + _fen(data, "unit_notional_total"))
+            totals[entity] = (funded + fen_of(data, "individual_real_total")
+                              + fen_of(data, "unit_real_total"),
+                              notional + fen_of(data, "unit_notional_total"))
         return totals
 
     def _requests_in_period(self, section: Section) -> dict[str, int]:
@@ -398,7 +349,7 @@ class ReportBuilder:
             entity = str(data.get("fiscal_entity_code"))
             if entity == REGION:
                 section.problems.append(f"remittance {remittance_id} asks the region to remit")
-            totals[entity] += _fen(data, "amount")
+            totals[entity] += fen_of(data, "amount")
         return totals
 
     def _overdue_in_period(self) -> dict[str, int]:
@@ -407,7 +358,7 @@ class ReportBuilder:
         for remittance_id in set(self.overdue) - set(self.completed):
             request = self.remittances.get(remittance_id)
             if request is not None and request.get("fee_period") == self.period:
-                totals[str(request.get("fiscal_entity_code"))] += _fen(request, "amount")
+                totals[str(request.get("fiscal_entity_code"))] += fen_of(request, "amount")
         return totals
 
     def _completions_in_period(self, section: Section) -> dict[str, int]:
@@ -420,11 +371,11 @@ class ReportBuilder:
                 request = data  # it may still carry its own entity and period
             if request.get("fee_period") != self.period:
                 continue
-            if _fen(data, "amount") != _fen(request, "amount"):
+            if fen_of(data, "amount") != fen_of(request, "amount"):
                 section.problems.append(f"remittance {remittance_id}: completed "
-                                        f"{yuan(_fen(data, 'amount'))} of "
-                                        f"{yuan(_fen(request, 'amount'))} requested")
-            totals[str(request.get("fiscal_entity_code"))] += _fen(data, "amount")
+                                        f"{yuan(fen_of(data, 'amount'))} of "
+                                        f"{yuan(fen_of(request, 'amount'))} requested")
+            totals[str(request.get("fiscal_entity_code"))] += fen_of(data, "amount")
         return totals
 
     def _topups(self) -> Section:
@@ -432,12 +383,12 @@ class ReportBuilder:
                    Column("allocated", "money"), Column("awaiting_funding", "money"))
         section = Section("topups", "Interest top-ups assessed to date, all fee periods before "
                           "the investment start (annuity.ledger)", columns,
-                          _empty_rows(columns), {c.name: 0 for c in columns})
+                          empty_rows(columns), {c.name: 0 for c in columns})
         section.checks.append("members' interest adds up to each assessment; each allocation "
                               "funds its whole assessment and its members add up to it")
         for assessment_id, data in sorted(self.assessed.items()):
-            total = _fen(data, "total")
-            if sum(_fen(m, "interest") for m in _dicts(data, "members")) != total:
+            total = fen_of(data, "total")
+            if sum(fen_of(m, "interest") for m in dicts_of(data, "members")) != total:
                 section.problems.append(f"assessment {assessment_id}: members' interest does "
                                         f"not add up to its total {yuan(total)}")
             funded = self._allocation_of(assessment_id, total, section)
@@ -452,8 +403,8 @@ class ReportBuilder:
         data = self.allocated.get(assessment_id)
         if data is None:
             return 0
-        funded = _fen(data, "amount_funded")
-        if sum(_fen(a, "amount") for a in _dicts(data, "allocations")) != funded:
+        funded = fen_of(data, "amount_funded")
+        if sum(fen_of(a, "amount") for a in dicts_of(data, "allocations")) != funded:
             section.problems.append(f"allocation {assessment_id}: members do not add up to "
                                     f"the {yuan(funded)} funded")
         if funded != total:

@@ -1,4 +1,5 @@
-"""`trace DECLARATION_ID`: every event about one declaration, across the topics it touches.
+"""`trace DECLARATION_ID`: every event about one declaration, across the topics it touches;
+`trace --member PERSON_ID`: a member's money through its requests and notices (trace_member.py).
 
 The summaries name amounts, dates and reason codes, never identity numbers.
 """
@@ -7,15 +8,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from shared.cli.common import CliEnv, positive_seconds, print_json, render_table
+from shared.cli.common import CliEnv, UsageError, positive_seconds, print_json, render_table
 from shared.cli.kafka import consumer, read_to_end
 from shared.cli.progress import for_operator
 from shared.clock import SHANGHAI
 from shared.contracts.wire import NotJsonError, loads_strict
+from shared.ids import mask_resident_id
+from shared.messaging import Record
 
 TRACE_TOPICS: Final = ("tax.contribution.declarations", "tax.contribution.payments",
                        "collection.declarations", "annuity.ledger")
@@ -24,11 +27,17 @@ _UNKNOWN_TIME: Final = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
     trace = commands.add_parser(
-        "trace", parents=[common], help="every event about one declaration, in time order",
+        "trace", parents=[common],
+        help="every event about one declaration, or a member's money, in time order",
         description="Read " + ", ".join(TRACE_TOPICS) + " from the beginning and list the events "
-                    "whose data names the declaration, ordered by event time then offset.",
+                    "whose data names the declaration, ordered by event time then offset. With "
+                    "--member, follow a member's money instead: the events naming them, and the "
+                    "remittances, top-ups, fundings and back-credits it travels in, with every "
+                    "notice of transfer.notices covering them.",
     )
-    trace.add_argument("declaration_id", metavar="DECLARATION_ID")
+    trace.add_argument("declaration_id", metavar="DECLARATION_ID", nargs="?")
+    trace.add_argument("--member", metavar="PERSON_ID",
+                       help="an identity number: trace that member's money (shown masked)")
     trace.add_argument("--timeout-s", type=positive_seconds, default=300)
     trace.set_defaults(run=run_trace)
 
@@ -75,35 +84,56 @@ def order(events: list[Traced]) -> list[Traced]:
     return sorted(events, key=lambda e: (e.time, e.offset, e.topic, e.partition))
 
 
-async def collect(env: CliEnv, declaration_id: str, timeout_s: int, *,
-                  as_json: bool = True) -> list[Traced]:
-    needle = declaration_id.encode()
-    found: list[Traced] = []
+async def read_events(
+    env: CliEnv, topics: Sequence[str], keep: Callable[[bytes], bool], timeout_s: int, *,
+    as_json: bool = True,
+) -> AsyncIterator[tuple[Record, dict[str, Any]]]:
+    """The events of `topics` (base names) whose bytes `keep` accepts, parsed.
+
+    A bytes test first: parsing every declaration of a topic to find one is slow.
+    """
     async with consumer(env.kafka) as kafka:
-        topics = [env.topic(t) for t in TRACE_TOPICS]
-        async for record in read_to_end(kafka, topics, timeout_s=timeout_s,
+        names = [env.topic(t) for t in topics]
+        async for record in read_to_end(kafka, names, timeout_s=timeout_s,
                                         progress=for_operator("events searched", as_json)):
-            # A bytes search first: parsing every declaration of a topic to find one is slow.
-            if record.value is None or needle not in record.value:
+            if record.value is None or not keep(record.value):
                 continue
             try:
                 event = loads_strict(record.value)
             except NotJsonError:
                 continue
-            data = event.get("data") if isinstance(event, dict) else None
-            if isinstance(data, dict) and data.get("declaration_id") == declaration_id:
-                found.append(traced_event(env.base_topic(record.topic), record.partition,
-                                          record.offset, event))
+            if isinstance(event, dict):
+                yield record, event
+
+
+async def collect(env: CliEnv, declaration_id: str, timeout_s: int, *,
+                  as_json: bool = True) -> list[Traced]:
+    needle = declaration_id.encode()
+    found: list[Traced] = []
+    async for record, event in read_events(env, TRACE_TOPICS, lambda value: needle in value,
+                                           timeout_s, as_json=as_json):
+        data = event.get("data")
+        if isinstance(data, dict) and data.get("declaration_id") == declaration_id:
+            found.append(traced_event(env.base_topic(record.topic), record.partition,
+                                      record.offset, event))
     return order(found)
 
 
 async def run_trace(args: argparse.Namespace, env: CliEnv) -> int:
-    events = await collect(env, args.declaration_id, args.timeout_s, as_json=args.json)
+    if (args.declaration_id is None) == (args.member is None):
+        raise UsageError("give a DECLARATION_ID or --member PERSON_ID, not both")
+    if args.member is not None:
+        from shared.cli.trace_member import collect_member  # noqa: PLC0415  # it imports this
+
+        events = await collect_member(env, args.member, args.timeout_s, as_json=args.json)
+        subject = {"member": mask_resident_id(args.member)}
+    else:
+        events = await collect(env, args.declaration_id, args.timeout_s, as_json=args.json)
+        subject = {"declaration_id": args.declaration_id}
     if args.json:
-        print_json({"declaration_id": args.declaration_id,
-                    "events": [e.as_json() for e in events]})
+        print_json({**subject, "events": [e.as_json() for e in events]})
         return 0
-    print(f"{args.declaration_id}: {len(events)} event(s)")
+    print(f"{next(iter(subject.values()))}: {len(events)} event(s)")
     if events:
         print(render_table(["time", "topic", "type", "id", "summary"],
                            [[e.time_text, e.topic, e.type, e.event_id, e.summary]
@@ -192,6 +222,27 @@ _SUMMARIES: Final[dict[str, Callable[[dict[str, Any]], str]]] = {
     "transfer.notice.failed.v1": lambda d: (
         f"notice {_g(d, 'notice_id')} failed ({_g(d, 'reason')}), settled "
         f"{_g(d, 'amount_settled')} of {_g(d, 'amount')}, replaced by {_g(d, 'replaced_by')}"),
+    # 做实, 补记 and the requests that carry the money (`trace --member` follows these).
+    "annuity.notional_interest.adjusted.v1": lambda d: (
+        f"{_g(d, 'year')} interest adjusted ({_g(d, 'cause')} {_g(d, 'cause_id')}): "
+        f"{_g(d, 'total')}"),
+    "annuity.notional_funding.requested.v1": lambda d: (
+        f"做实 {_g(d, 'cause')} {_g(d, 'cause_id')} as of {_g(d, 'as_of')}: {_g(d, 'total')} "
+        f"for {_count(d, 'members')} members, due {_g(d, 'due_on')}"),
+    "annuity.notional_funding.completed.v1": lambda d: (
+        f"moved {_g(d, 'amount')} notional -> real on {_g(d, 'value_date')}"),
+    "annuity.backcredit.requested.v1": lambda d: (
+        f"补记 {_g(d, 'backcredit_id')}: {_g(d, 'amount')} due {_g(d, 'due_on')}"),
+    "annuity.backcredit.completed.v1": lambda d: (
+        f"credited {_g(d, 'amount')} to unit real on {_g(d, 'value_date')}"),
+    "hr.member.retired.v1": lambda d: (
+        f"retirement {_g(d, 'retirement_id')} at {_g(d, 'fiscal_entity_code')} on "
+        f"{_g(d, 'retired_on')}"),
+    "hr.annuity.backcredit.v1": lambda d: (
+        f"back-credit {_g(d, 'backcredit_id')}: {_g(d, 'amount')} recorded {_g(d, 'recorded_on')}"),
+    "transfer.requested.v1": lambda d: (
+        f"{_g(d, 'purpose')}: {_g(d, 'amount')} from {_account(d, 'source')} to "
+        f"{_account(d, 'target')}, due {_g(d, 'due_on')}"),
 }
 
 

@@ -6,12 +6,15 @@ bad personnel events are rejected with every reason."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from shared.cli import main
 from shared.contracts import annuity, transfer
 from shared.ids import (
     backcredit_request_id,
@@ -310,3 +313,64 @@ async def test_bad_personnel_events_are_rejected_with_every_reason() -> None:
     assert reasons_of(rejections["B-SAME"]) == [("CONFLICTING_DUPLICATE", "backcredit_id")]
     assert rejections["B-SAME"]["hr_event_type"] == "hr.annuity.backcredit.v1"
     assert "backcredit_id" not in rejections["R-EARLY"]
+
+
+# ---- what operators see ------------------------------------------------------------------------
+
+
+async def pension_ops(system: System, monkeypatch: pytest.MonkeyPatch,
+                      capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    monkeypatch.setenv("NAMESPACE", system.namespace)
+    capsys.readouterr()
+    code = await asyncio.to_thread(main, list(args))
+    out = capsys.readouterr().out
+    assert code == 0, out
+    return out
+
+
+async def test_the_report_reconciles_funding_and_a_trace_follows_the_members_notices(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    entity = "152200"
+    funding_id = notional_funding_id(entity, "retirement", "R-DAVE-1")
+    first, replacement = (notice_id_for_request(funding_id, n) for n in (0, 1))
+    backcredit = backcredit_request_id(entity, "B-DAVE-1")
+    async with running_system() as system:
+        await system.publish(declared_and_paid(registered(
+            run_id("D"), entity, "2025-03", "treasury_full", [(DAVE, 500_000), (BOB, 400_000)])))
+        await system.quiet()
+        await system.publish(retired(DAVE, entity, "2025-04-20", retirement_id="R-DAVE-1")
+                             + backcredited(DAVE, entity, "100.00", "2025-04-20",
+                                            backcredit_id="B-DAVE-1"))
+        await system.quiet()
+        await system.settle(entity, first, 10_000, "2025-05-06")  # 100.00 of 400.00
+        await system.fail(entity, first, "2025-05-07")
+        await system.quiet()
+        await system.settle(entity, replacement, 30_000, "2025-05-09")
+        await system.settle(entity, notice_id_for_request(backcredit, 0), 10_000, "2025-05-09")
+        await system.quiet()
+        report = json.loads(await pension_ops(system, monkeypatch, capsys, "report", "2025-04",
+                                              "--json", "--strict"))
+        traced = json.loads(await pension_ops(system, monkeypatch, capsys, "trace", "--member",
+                                              DAVE, "--json"))
+        shown = await pension_ops(system, monkeypatch, capsys, "trace", "--member", DAVE)
+    sections = report["sections"]
+    assert all(sections[key]["reconciles"] for key in ("notional", "fundings", "backcredits"))
+    row = next(r for r in sections["notional"]["rows"] if r["fiscal_entity_code"] == entity)
+    assert (row["credited"], row["funded"], row["balance"]) == ("720.00", "400.00", "320.00")
+    assert sections["fundings"]["totals"] == {"fundings": 1, "members": 1, "requested": "400.00",
+                                              "completed": "400.00", "outstanding": "0.00"}
+    assert sections["backcredits"]["totals"]["completed"] == "100.00"
+    kinds = [(e["type"], e["id"]) for e in traced["events"]]
+    for event_type in ("hr.member.retired.v1", annuity.NOTIONAL_FUNDING_REQUESTED,
+                       transfer.REQUESTED, transfer.NOTICE_FAILED, transfer.NOTICE_SETTLED,
+                       annuity.NOTIONAL_FUNDING_COMPLETED, annuity.BACKCREDIT_COMPLETED):
+        assert event_type in {t for t, _ in kinds}, event_type
+    issued = sorted((e["id"], e["summary"].split(": ", 1)[1]) for e in traced["events"]
+                    if e["type"] == transfer.NOTICE_ISSUED)
+    assert sorted(summary.split(",")[0] for _, summary in issued) == [
+        "100.00 from 152200 special to 150000 annuity_collection",  # the back-credit
+        "300.00 from 152200 special to 150000 annuity_collection",  # the replacement
+        "400.00 from 152200 special to 150000 annuity_collection"]
+    assert traced["member"] == "1529**********0013"
+    assert DAVE not in shown
+    assert BOB not in json.dumps(traced)
