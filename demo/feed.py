@@ -4,12 +4,16 @@ Steps: an early payment, the declarations (one revised before payment), the subs
 appropriations, the payments; then, unless --inbound-only, wait until the services are idle,
 settle the subsidy notices they issued (one partial, one failed and its replacement, one
 overpaid), run deadline checks on the 6th and 16th of the next month and settle the annuity
-remittance and top-up notices each check makes the services issue. Progress goes to stderr, a
+remittance and top-up notices each check makes the services issue; then post the notional
+interest of 2019-2024, send retirements (做实), back-credits (补记), a funding command and two
+events the annuity service rejects, and pay the funding and back-credit notices: one funding
+notice a third, then it fails and its replacement is paid the rest. Progress goes to stderr, a
 summary to stdout. Exit 0 when everything predicted happened, 1 otherwise, 2 on a usage error.
 
 Each record goes out as the principal that publishes it in production (shared/access.py
 `writer_of`): declarations and payments as tax-bureau, appropriations and settlements as finance,
-deadline checks as the operator (the KAFKA_* environment). The partners' settings come from
+retirements and back-credits as hr, deadline checks, interest and funding commands as the operator
+(the KAFKA_* environment). The partners' settings come from
 `--as PRINCIPAL=FILE`, FILE holding `deploy/stack.sh client-config PRINCIPAL` lines (deploy/demo.sh
 passes them through pipes, so no password reaches an argument or a file).
 """
@@ -35,6 +39,7 @@ from aiokafka.errors import KafkaError
 from demo import finance
 from demo.events import CONTENT_TYPE, Message
 from demo.generate import DemoMonth, FeedConfig, generate_month
+from demo.personnel import PredictedPayment
 from shared.access import FINANCE, OPERATOR, PRINCIPALS, writer_of
 from shared.cli.common import CliEnv, CliError, UsageError, period_arg, print_json
 from shared.cli.kafka import consumer, partitions_of, producer
@@ -48,6 +53,11 @@ from shared.money import MoneyFormatError, parse_yuan
 SEND_CHUNK: Final = 1_000
 NOTICES_TOPIC: Final = "transfer.notices"
 NOTICE_GRACE_S: Final = 15  # after the services went idle, notices are already published
+# Finance pays the funding and back-credit notices before their due date (30 days after the
+# retirement, the back-credit or the command); the failed one is replaced and paid on time.
+FUNDING_PAID_ON: Final = dt.date(2025, 5, 8)
+FUNDING_FAILED_ON: Final = dt.date(2025, 5, 9)
+REPLACEMENT_PAID_ON: Final = dt.date(2025, 5, 12)
 
 
 def note(text: str) -> None:
@@ -179,6 +189,7 @@ class Walkthrough:
             await self.settle_subsidies(watcher)
             await _idle(self.env, self.wait_s)
             await self.run_checks(watcher)
+            await self.fund_and_backcredit(watcher)
 
     async def settle_subsidies(self, watcher: NoticeWatcher) -> None:
         """The services are idle when this starts, so the notices are out or never will be."""
@@ -196,6 +207,32 @@ class Walkthrough:
                                  for i in sorted(replacements - seen.keys())]
         await self.publisher.publish(finance.replacement_settlements(cases, seen, seed),
                                      "replacement notice settled")
+
+    async def fund_and_backcredit(self, watcher: NoticeWatcher) -> None:
+        """Interest years, then the personnel events and the command; pay what they cause."""
+        month, publisher = self.month, self.publisher
+        await publisher.publish(month.personnel.notional_commands, "notional interest 2019-2024")
+        await _idle(self.env, self.wait_s)
+        await publisher.publish(month.personnel.events,
+                                "retirements, back-credits, a funding command")
+        await _idle(self.env, self.wait_s)
+        predicted = list(month.personnel.predicted)
+        seen = await watcher.wait_for({p.notice_id() for p in predicted}, NOTICE_GRACE_S)
+        self.outcome.missing += [f"{p.kind} notice {p.notice_id()} ({p.fiscal_entity_code})"
+                                 for p in predicted if p.notice_id() not in seen]
+        await publisher.publish(_first_payments(predicted, seen, month.config.seed),
+                                "funding and back-credit notices paid")
+        await _idle(self.env, self.wait_s)
+        failed = [p for p in predicted if p.partly_then_failed and p.notice_id() in seen]
+        replacements = await watcher.wait_for({p.notice_id(1) for p in failed}, NOTICE_GRACE_S)
+        self.outcome.missing += [f"replacement notice {p.notice_id(1)}" for p in failed
+                                 if p.notice_id(1) not in replacements]
+        await publisher.publish([
+            finance.settled_message(p.fiscal_entity_code, n.notice_id, n.amount_fen,
+                                    REPLACEMENT_PAID_ON, month.config.seed)
+            for p in failed if (n := replacements.get(p.notice_id(1))) is not None],
+            "replacement funding notice paid")
+        await _idle(self.env, self.wait_s)
 
     async def run_checks(self, watcher: NoticeWatcher) -> None:
         """Each check may make the services issue remittance and top-up notices: pay them."""
@@ -218,6 +255,24 @@ class Walkthrough:
         ]
 
 
+def _first_payments(predicted: Sequence[PredictedPayment],
+                    seen: dict[str, finance.SeenNotice], seed: int) -> list[Message]:
+    messages = []
+    for payment in predicted:
+        notice = seen.get(payment.notice_id())
+        if notice is None:
+            continue
+        entity = payment.fiscal_entity_code
+        if not payment.partly_then_failed:
+            messages.append(finance.settled_message(entity, notice.notice_id, notice.amount_fen,
+                                                    FUNDING_PAID_ON, seed))
+            continue
+        messages += [finance.settled_message(entity, notice.notice_id, notice.amount_fen // 3,
+                                             FUNDING_PAID_ON, seed),
+                     finance.failed_message(entity, notice.notice_id, FUNDING_FAILED_ON, seed)]
+    return messages
+
+
 def summarize(month: DemoMonth, published: Counter[str], outcome: Outcome | None,
               inbound_only: bool) -> dict[str, Any]:
     declarations = month.declarations
@@ -237,6 +292,10 @@ def summarize(month: DemoMonth, published: Counter[str], outcome: Outcome | None
         "payments": len(month.early) + len(month.payment_messages) + len(month.held),
         "appropriations": len(month.appropriation_messages),
         "predicted_requests": len(month.predicted_requests),
+        "retirements": month.personnel.retirements,
+        "backcredits": month.personnel.backcredits,
+        "personnel_events_rejected_on_purpose": month.personnel.rejected,
+        "predicted_fundings_and_backcredits": len(month.personnel.predicted),
         "published": dict(published),
         "inbound_only": inbound_only,
         "settled_requests": outcome.settled_requests if outcome else 0,
@@ -261,6 +320,9 @@ def print_summary(summary: dict[str, Any]) -> None:
                                     or "none"))
     print("valid declarations by payment: "
           + ", ".join(f"{k} {v}" for k, v in summary["payment_behaviours"].items()))
+    print(f"occupational annuity: {summary['retirements']} retirements, "
+          f"{summary['backcredits']} back-credits, "
+          f"{summary['personnel_events_rejected_on_purpose']} personnel events invalid on purpose")
     for label, count in summary["published"].items():
         print(f"published {count:>6}  {label}")
     if summary["missing"]:

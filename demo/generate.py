@@ -28,6 +28,7 @@ from demo.identities import (
     make_uscc,
     person_name,
 )
+from demo.personnel import Personnel, personnel
 from shared.cli.entities import FISCAL_ENTITIES, REGION
 from shared.money import amount_for_rate, format_yuan, parse_yuan
 
@@ -163,6 +164,7 @@ class DemoMonth:
     subsidy_cases: tuple[finance.SubsidyCase, ...]
     predicted_requests: tuple[finance.PredictedRequest, ...]
     deadline_checks: tuple[Message, ...]
+    personnel: Personnel  # after the checks: interest, retirements, back-credits, a command
 
     @property
     def line_count(self) -> int:
@@ -483,4 +485,5 @@ def _assemble(rng: random.Random, config: FeedConfig, employers: list[Employer],
         subsidy_cases=tuple(cases),
         predicted_requests=tuple(finance.predict_requests(current + backlog)),
         deadline_checks=tuple(finance.deadline_checks(config.period, config.seed)),
+        personnel=personnel(rng, employers, current + backlog, config.seed),
     )

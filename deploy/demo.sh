@@ -2,8 +2,8 @@
 # `make demo` (after `make up`): feed a realistic month for all 14 fiscal entities through the
 # running services, then show the month's report, the status and the console's address (the
 # last lines). Arguments go to the feeder, e.g. `make demo DEMO_ARGS="--employers 500 --seed 7"`.
-# The feeder publishes as the partners (tax-bureau, finance) and the operator, each with its own
-# credentials and rights.
+# The feeder publishes as the partners (tax-bureau, finance, hr) and the operator, each with its
+# own credentials and rights.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 eval "$(bash deploy/stack.sh env)"
@@ -12,7 +12,8 @@ started=$SECONDS
 echo "demo: feeding fee period 2025-03 (declarations, payments, subsidies, annuity backlog)"
 .venv/bin/python -m demo.feed \
     --as tax-bureau=<(bash deploy/stack.sh client-config tax-bureau) \
-    --as finance=<(bash deploy/stack.sh client-config finance) "$@"
+    --as finance=<(bash deploy/stack.sh client-config finance) \
+    --as hr=<(bash deploy/stack.sh client-config hr) "$@"
 .venv/bin/pension-ops wait-idle --timeout-s 600
 echo
 .venv/bin/pension-ops report 2025-03

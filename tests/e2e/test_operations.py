@@ -1,8 +1,9 @@
-"""Operators see the running system as it is: readiness, metrics, lag, dead letters, report, trace.
+"""Operators see the running system as it is: readiness, metrics, lag, dead letters, report, trace;
+and the month, fed again into a fresh namespace, gives the annuity service's events again.
 
 The three services run against the real broker and database in a fresh namespace; the demo
-feeder produces a small but complete month through them; then every operator surface is checked
-against what actually happened on the topics.
+feeder produces a small but complete month through them (retirements and back-credits
+included); then every operator surface is checked against what actually happened on the topics.
 """
 
 from __future__ import annotations
@@ -13,19 +14,20 @@ import os
 import re
 import urllib.request
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from demo.feed import feed
-from demo.generate import FeedConfig
+from demo.generate import FeedConfig, generate_month
 from services.collection.app import spec as collection_spec
 from services.console.app import spec as console_spec
 from services.fund_transfer.app import spec as fund_transfer_spec
 from services.occupational_annuity import store as annuity_store
 from services.occupational_annuity.app import spec as annuity_spec
-from shared.access import FINANCE, OPERATOR, TAX_BUREAU
+from shared.access import FINANCE, HR, OPERATOR, TAX_BUREAU
 from shared.cli import main
 from shared.cli.common import CliEnv
 from shared.contracts import topology
@@ -50,6 +52,7 @@ METRICS = (
     "pension_outbox_backlog_events", "pension_business_gauge", "pension_consumer_running",
 )
 IDENTITY_NUMBER = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+CONFIG = FeedConfig(employers=40, lines_per_employer=3, seed=7)
 
 
 def get(url: str) -> tuple[int, str]:
@@ -60,32 +63,41 @@ def get(url: str) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
-@pytest.fixture(scope="module")
-async def system(tmp_path_factory: pytest.TempPathFactory,
-                 ) -> AsyncIterator[tuple[str, dict[str, Runtime]]]:
-    """The three services and the operators' console (status checks it too)."""
-    namespace = await create_namespace()
+@asynccontextmanager
+async def month_fed(namespace: str,
+                    console_dir: Path | None = None) -> AsyncIterator[dict[str, Runtime]]:
+    """The three services in the namespace (and the operators' console, given a directory for
+    its secrets), the demo month fed through them."""
     saved = dict(os.environ)
     async with AsyncExitStack() as stack:
         runtimes = {
             spec.name: await stack.enter_async_context(service_running(spec, namespace))
             for spec in (collection_spec(), fund_transfer_spec(), annuity_spec())
         }
-        os.environ.update(console_environ(tmp_path_factory.mktemp("console"),
-                                          {name: url(rt) for name, rt in runtimes.items()}))
-        runtimes["console"] = await stack.enter_async_context(
-            service_running(console_spec(), namespace))
+        if console_dir is not None:
+            os.environ.update(console_environ(console_dir,
+                                              {name: url(rt) for name, rt in runtimes.items()}))
+            runtimes["console"] = await stack.enter_async_context(
+                service_running(console_spec(), namespace))
         env = CliEnv.from_environ({
             **client_config(OPERATOR), "NAMESPACE": namespace,
             **{f"PENSION_{name.upper()}_URL": url(rt) for name, rt in runtimes.items()},
         })
-        partners = {p: access_of(p) for p in (TAX_BUREAU, FINANCE)}
-        outcome = await feed(FeedConfig(employers=40, lines_per_employer=3, seed=7), env,
-                             inbound_only=False, wait_s=180, partners=partners)
+        partners = {p: access_of(p) for p in (TAX_BUREAU, FINANCE, HR)}
+        outcome = await feed(CONFIG, env, inbound_only=False, wait_s=180, partners=partners)
         assert outcome["missing"] == [], outcome
-        yield namespace, runtimes
+        yield runtimes
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture(scope="module")
+async def system(tmp_path_factory: pytest.TempPathFactory,
+                 ) -> AsyncIterator[tuple[str, dict[str, Runtime]]]:
+    """The three services and the operators' console (status checks it too)."""
+    namespace = await create_namespace()
+    async with month_fed(namespace, tmp_path_factory.mktemp("console")) as runtimes:
+        yield namespace, runtimes
 
 
 def url(runtime: Runtime) -> str:
@@ -101,6 +113,16 @@ async def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str
     capsys.readouterr()
     code = await asyncio.to_thread(main, list(args))
     return code, capsys.readouterr().out
+
+
+async def strict_report(system: tuple[str, dict[str, Runtime]],
+                        monkeypatch: pytest.MonkeyPatch,
+                        capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    """`report 2025-03 --json --strict`: exit 0 only when every section reconciles."""
+    code, out = await cli(monkeypatch, capsys, *system, "report", "2025-03", "--json",
+                          "--strict")
+    assert code == 0, out
+    return json.loads(out)  # type: ignore[no-any-return]
 
 
 async def test_every_service_is_ready_and_alive(system: tuple[str, dict[str, Runtime]]) -> None:
@@ -200,11 +222,8 @@ async def test_report_totals_equal_the_sums_of_the_outbound_events(
     system: tuple[str, dict[str, Runtime]], monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    namespace, runtimes = system
-    code, out = await cli(monkeypatch, capsys, namespace, runtimes,
-                          "report", "2025-03", "--json", "--strict")
-    assert code == 0, out
-    report = json.loads(out)
+    namespace, _ = system
+    report = await strict_report(system, monkeypatch, capsys)
     events = [r.event for r in await read_topic(f"{namespace}.collection.declarations",
                                                 until=lambda r: False, timeout_s=5)]
     latest: dict[str, dict[str, Any]] = {}
@@ -312,3 +331,55 @@ async def test_every_event_on_the_topics_is_a_flow_the_asyncapi_documents_descri
                    in topology.SERVICES}
     assert ("transfer.notices", "transfer.notice.issued.v1") in by_services
     assert ("annuity.ledger", "annuity.contribution.credited.v1") in by_services
+
+
+async def test_the_months_retirements_and_back_credits_are_funded_and_reconcile(
+    system: tuple[str, dict[str, Runtime]], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    namespace, _ = system
+    sections = (await strict_report(system, monkeypatch, capsys))["sections"]
+    month = generate_month(CONFIG).personnel
+    fundings, backcredits = sections["fundings"]["totals"], sections["backcredits"]["totals"]
+    assert fundings["fundings"] == sum(p.kind == "funding" for p in month.predicted) > 0
+    assert backcredits["backcredits"] == month.backcredits > 0
+    assert fundings["outstanding"] == backcredits["outstanding"] == "0.00"
+    assert sections["notional"]["totals"]["funded"] == fundings["completed"]
+    assert sections["notional"]["totals"]["interest_posted"] != "0.00"
+    ledger = [r.event for r in await read_topic(f"{namespace}.annuity.ledger",
+                                                until=lambda r: False, timeout_s=5)]
+    rejected = [e["data"] for e in ledger if e["type"] == "annuity.hr_event.rejected.v1"]
+    assert sorted(r["reasons"][0]["code"] for r in rejected) == ["AMOUNT_INVALID",
+                                                                 "MEMBER_UNKNOWN"]
+    notices = [r.event for r in await read_topic(f"{namespace}.transfer.notices",
+                                                 until=lambda r: False, timeout_s=5)]
+    [failed] = [e["data"] for e in notices if e["type"] == "transfer.notice.failed.v1"
+                and e["data"]["purpose"] == "annuity_notional_funding"]
+    assert failed["amount_settled"] != "0.00"
+    assert failed["replaced_by"] in {e["data"]["notice_id"] for e in notices
+                                     if e["type"] == "transfer.notice.settled.v1"}
+
+
+ANNUITY_OUTPUTS = ("annuity.ledger", "transfer.requests")
+
+
+async def test_the_annuity_part_of_the_month_replayed_in_a_fresh_namespace_is_the_same(
+    system: tuple[str, dict[str, Runtime]],
+) -> None:
+    """The same inbound events, fed again into fresh topics and schemas, give the same
+    occupational_annuity events: the same ids, the same data (only `time` differs)."""
+    first, _ = system
+    replay = await create_namespace()
+    async with month_fed(replay):
+        pass
+    for topic in ANNUITY_OUTPUTS:
+        original, again = await _events_of(first, topic), await _events_of(replay, topic)
+        assert len(original) > 0
+        assert again == original, topic
+
+
+async def _events_of(namespace: str, topic: str) -> list[tuple[str, str, str]]:
+    """(id, type, canonical data) of every event occupational_annuity published on a topic."""
+    records = await read_topic(f"{namespace}.{topic}", until=lambda r: False, timeout_s=5)
+    return sorted((r.event["id"], r.event["type"], json.dumps(r.event["data"], sort_keys=True))
+                  for r in records if r.event["source"] == "/occupational_annuity")

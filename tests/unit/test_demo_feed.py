@@ -285,3 +285,28 @@ def test_every_record_the_feeder_sends_fits_the_partner_contract_models(
         models[m.event_type].model_validate(m.data)
     assert {m.event_type for m in settlements} == {"finance.transfer.settled.v1",
                                                   "finance.transfer.failed.v1"}
+
+
+def test_retirements_and_back_credits_fit_their_contracts_and_predict_their_notices(
+        month: DemoMonth) -> None:
+    models = event_models()
+    people = month.personnel
+    valid = [m for m in people.events if not m.data.get("backcredit_id", "").endswith("-ZERO")]
+    for m in valid:
+        models[m.event_type].model_validate(m.data)
+        assert m.key == m.data["fiscal_entity_code"] or m.topic == "ops.commands"
+    assert len(valid) == len(people.events) - 1  # the 0.00 back-credit breaks its contract
+    assert (people.retirements, people.backcredits, people.rejected) == (5, 3, 2)
+    kinds = Counter(p.kind for p in people.predicted)
+    assert kinds == Counter({"funding": 6, "backcredit": 3})  # five retirements, one command
+    assert [p.partly_then_failed for p in people.predicted].count(True) == 1
+    commands = [m.data["year"] for m in people.notional_commands]
+    assert commands == sorted(commands) == list(range(2019, 2025))
+
+
+def test_the_personnel_part_is_the_same_for_a_seed() -> None:
+    small = FeedConfig(employers=60, seed=11)
+    first, again = generate_month(small).personnel, generate_month(small).personnel
+    assert [(m.event_id, m.data) for m in first.events] == [
+        (m.event_id, m.data) for m in again.events]
+    assert first.predicted == again.predicted
