@@ -15,7 +15,7 @@ from typing import cast
 
 import asyncpg
 
-from services.occupational_annuity import domain, events, store, validation
+from services.occupational_annuity import SERVICE_NAME, domain, events, store, validation
 from services.occupational_annuity.model import (
     CommandInvalid,
     Credit,
@@ -69,6 +69,16 @@ def publish(outbox: Outbox, cause: Cause, outbound: Iterable[Outbound]) -> None:
     for event in outbound:
         outbox.event(topic=event.topic, key=event.key, event_type=event.event_type,
                      data=event.data, cause=cause)
+
+
+def by_entity_id(kind: str, entity_id: str, trigger: Inbound) -> Cause:
+    """The cause of a credit (once per declaration) or an uncredited report (once per payment):
+    its id derives from the declaration or payment id, not from the collection event that came
+    last. Which one that is depends on how collection interleaved the declarations and payments
+    topics (a payment that waited for its declaration is settled by the declaration's event), so
+    a replay of the same inbound events would otherwise give these events other ids. The
+    correlation is still the triggering event's (CONTRACTS.md, "Envelope")."""
+    return Cause(f"/{SERVICE_NAME}/{kind}", entity_id, trigger.envelope.correlation_id)
 
 
 @dataclass(slots=True)
@@ -186,7 +196,7 @@ async def _credit(
     for entity, declaration_id, payment_id in uncredited:
         # A payment that waited for its declaration is reported when the declaration arrives.
         cause = parsed.payment_cause.get(payment_id, parsed.trigger[declaration_id])
-        publish(outbox, Cause.of(cause), [events.on_ledger(
+        publish(outbox, by_entity_id("payment", payment_id, cause), [events.on_ledger(
             entity, contract.CONTRIBUTION_UNCREDITED, events.uncredited(declaration_id,
                                                                         payment_id))])
     if credits:
@@ -205,7 +215,9 @@ async def _book(
     adjusted = await _late_credit_interest(conn, booked, rules)
     for credit in booked:
         declaration = credit.declaration
-        publish(outbox, Cause.of(parsed.trigger[declaration.declaration_id]), [events.on_ledger(
+        cause = by_entity_id("declaration", declaration.declaration_id,
+                             parsed.trigger[declaration.declaration_id])
+        publish(outbox, cause, [events.on_ledger(
             declaration.fiscal_entity_code, contract.CONTRIBUTION_CREDITED,
             events.credited(credit)), *adjusted.get(declaration.declaration_id, [])])
 

@@ -572,3 +572,26 @@ async def check_topup_allocations_are_the_funded_amounts(
             parse_yuan(a["amount"]) for a in event["allocations"])
     assert await h.db.fetchval(
         "SELECT count(*) FROM credit WHERE topup_state = 'pending'") == 0
+
+
+async def test_a_credits_event_ids_do_not_depend_on_which_collection_event_came_last() -> None:
+    """collection settles a payment that waited for its declaration with the declaration's event,
+    so which of its events triggers a credit depends on how it interleaved two topics; the
+    credit and the uncredited report must come out with the same ids either way."""
+    declaration = registered(run_id("D"), "150200", "2025-03", "treasury_full",
+                             [(ALICE, 490_700)])
+    short = settled(declaration, "P-SHORT-1", 10_000)
+    rest = settled(declaration, "P-REST-1", amount_due(declaration) - 10_000,
+                   amount_due(declaration))
+    outputs: list[list[tuple[str, str]]] = []
+
+    async def once(h: Harness) -> None:
+        # Fresh CloudEvent ids each run, as another interleaving in collection would give.
+        records = collection_records((REGISTERED, declaration), (SETTLED, short),
+                                     (SETTLED, rest))
+        fresh = await h.step(records, Counter({CREDITED: 1, UNCREDITED: 1}), replay_count=0)
+        outputs.append(sorted((e["id"], e["type"]) for e in fresh))
+
+    await run(once)
+    await run(once)
+    assert outputs[0] == outputs[1]

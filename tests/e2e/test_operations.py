@@ -375,6 +375,8 @@ async def test_the_annuity_part_of_the_month_replayed_in_a_fresh_namespace_is_th
     for topic in ANNUITY_OUTPUTS:
         original, again = await _events_of(first, topic), await _events_of(replay, topic)
         assert len(original) > 0
+        missing, extra = sorted(set(original) - set(again)), sorted(set(again) - set(original))
+        assert (missing, extra) == ([], []), (topic, missing[:5], extra[:5])
         assert again == original, topic
 
 
