@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from shared.access import CONSOLE_READS
+from shared.cli import report_annuity
 from shared.contracts.topology import SERVICES, types_on
 from shared.contracts.wire import Envelope
 
@@ -23,9 +24,15 @@ HANDLED_TYPES: Final = frozenset(t for topic in CONSUMED_TOPICS for t in types_o
 DEAD_LETTER_TOPICS: Final = tuple(flows.dead_letter_topic for flows in SERVICES.values())
 
 ALL_PERIODS: Final = "*"
-"""Touched by top-up events: the top-up section of every period's report counts all of them."""
-_TOPUP_TYPES: Final = frozenset({"annuity.interest_topup.assessed.v1",
-                                 "annuity.interest_topup.allocated.v1"})
+"""Touched by the events of the sections that count every period to date: top-ups, and the
+notional money, fundings and back-credits of shared/cli/report_annuity.py (credits of any fee
+period, and the notices that pay a funding or back-credit, change those figures too)."""
+_NOTICE_ENDS: Final = frozenset({report_annuity.NOTICE_SETTLED, report_annuity.NOTICE_FAILED})
+_ALL_PERIOD_TYPES: Final = (frozenset({"annuity.interest_topup.assessed.v1",
+                                       "annuity.interest_topup.allocated.v1",
+                                       "annuity.contribution.credited.v1"})
+                            | (report_annuity.TYPES - _NOTICE_ENDS))
+_ANNUITY_PURPOSES: Final = frozenset({"annuity_notional_funding", "annuity_backcredit"})
 _ID_FIELDS: Final = ("declaration_id", "payment_id", "notice_id", "remittance_id",
                      "assessment_id", "request_id", "replaces", "replaced_by")
 _PERIOD_FIELDS: Final = ("fee_period", "period")
@@ -48,7 +55,9 @@ class EventRow:
 
     @property
     def touches_all_periods(self) -> bool:
-        return self.event_type in _TOPUP_TYPES
+        if self.event_type in _NOTICE_ENDS:
+            return self.data.get("purpose") in _ANNUITY_PURPOSES
+        return self.event_type in _ALL_PERIOD_TYPES
 
 
 def _text(data: dict[str, Any], name: str) -> str | None:

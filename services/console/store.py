@@ -54,7 +54,8 @@ async def save_events(conn: asyncpg.Connection, rows: Sequence[EventRow]) -> Non
 
 async def mark_dirty(conn: asyncpg.Connection, rows: Sequence[EventRow]) -> None:
     """Every period whose report these events change: their own, or (a payment, a settled
-    notice) that of the events they name; all periods for a top-up."""
+    notice) that of the events they name; all periods for an event of a section that counts
+    every period to date (domain.EventRow.touches_all_periods)."""
     periods = {row.period for row in rows if row.period is not None}
     keys = sorted({key for row in rows if row.period is None for key in row.keys})
     if keys:

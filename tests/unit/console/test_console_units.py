@@ -93,6 +93,22 @@ def test_a_notice_belongs_to_its_source_entity_and_period_and_names_what_it_cove
     assert topup.touches_all_periods  # every period's report counts all top-ups
 
 
+def test_credits_fundings_and_their_notices_change_every_periods_notional_figures() -> None:
+    """The notional, fundings and back-credits sections count every fee period to date."""
+    def row(event_type: str, data: dict[str, Any]) -> domain.EventRow:
+        return domain.event_row("annuity.ledger", 0, 1, _envelope(event_type, data))
+
+    assert row("annuity.contribution.credited.v1", {"period": "2018-06"}).touches_all_periods
+    assert row("annuity.notional_funding.completed.v1", {"funding_id": "F1"}).touches_all_periods
+    assert row("annuity.backcredit.requested.v1", {"backcredit_id": "B1"}).touches_all_periods
+    settled = {"notice_id": "N1", "covers": ["R1"]}
+    assert row("transfer.notice.settled.v1",
+               {**settled, "purpose": "annuity_notional_funding"}).touches_all_periods
+    assert not row("transfer.notice.settled.v1",
+                   {**settled, "purpose": "annuity_remittance"}).touches_all_periods
+    assert not row("annuity.remittance.requested.v1", {"period": "2025-03"}).touches_all_periods
+
+
 def test_the_console_reads_the_report_topics_and_every_services_dead_letters() -> None:
     assert set(domain.REPORT_TOPICS) <= set(domain.CONSUMED_TOPICS)
     assert "collection.declaration.registered.v1" in domain.HANDLED_TYPES
