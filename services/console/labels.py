@@ -13,6 +13,9 @@ SECTIONS: Final[dict[str, str]] = {
     "subsidies": "地方财政补助上划自治区财政专户",
     "annuity": "职业年金归集与上划",
     "topups": "职业年金补息（投资运营前，全部所属期）",
+    "notional": "职业年金记账部分（全部所属期，截至目前）",
+    "fundings": "职业年金做实（记账部分拨付）",
+    "backcredits": "职业年金补记",
 }
 
 COLUMNS: Final[dict[str, str]] = {
@@ -38,6 +41,15 @@ COLUMNS: Final[dict[str, str]] = {
     "assessed": "核定补息",
     "allocated": "已分配",
     "awaiting_funding": "待拨付",
+    "credited": "已记账",
+    "interest_posted": "已计记账利息",
+    "interest_adjusted": "补计利息",
+    "funded": "已做实",
+    "balance": "记账余额",
+    "fundings": "做实笔数",
+    "members": "人数",
+    "completed": "已完成",
+    "backcredits": "补记笔数",
 }
 
 SERVICES: Final[dict[str, str]] = {
