@@ -9,7 +9,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Final
 
-from services.fund_transfer.model import Invalid, Notice, Obligation, Outbound, Rules
+from services.fund_transfer.model import (
+    Budget,
+    GapKind,
+    Invalid,
+    Notice,
+    Obligation,
+    Outbound,
+    Rules,
+)
 from shared.contracts import transfer
 from shared.contracts.fields import CommandRejected, Contract, Reason
 from shared.money import format_yuan
@@ -90,6 +98,10 @@ def rejected(invalid: Invalid) -> Outbound:
                         transfer.SettlementRejected(settlement_id=invalid.entity_id,
                                                     notice_id=invalid.notice_id,
                                                     reasons=reasons).model_dump())
+    if invalid.kind == "budget":
+        return Outbound(transfer.TOPIC_OBLIGATIONS, invalid.key, transfer.BUDGET_REJECTED,
+                        transfer.BudgetRejected(budget_id=invalid.entity_id,
+                                                reasons=reasons).model_dump())
     if invalid.kind == "request":
         return Outbound(transfer.TOPIC_NOTICES, invalid.key, transfer.REQUEST_REJECTED,
                         transfer.RequestRejected(request_id=invalid.entity_id,
@@ -129,3 +141,34 @@ def _notice_event(notice: Notice, event_type: str, data: Contract) -> Outbound:
 def _obligation_event(obligation: Obligation, event_type: str, data: Contract) -> Outbound:
     return Outbound(transfer.TOPIC_OBLIGATIONS, obligation.fiscal_entity_code, event_type,
                     data.model_dump())
+
+
+def budget_recorded(budget: Budget, replaces_revision: int | None) -> Outbound:
+    data = transfer.BudgetRecorded.model_validate({
+        "budget_id": budget.budget_id, "revision": budget.revision,
+        "replaces_revision": replaces_revision, "fiscal_entity_code": budget.fiscal_entity_code,
+        "fund": budget.fund, "year": budget.year,
+        "amount_per_month": format_yuan(budget.amount_per_month_fen),
+        "document_no": budget.document_no,
+    }).model_dump()
+    return Outbound(transfer.TOPIC_OBLIGATIONS, budget.fiscal_entity_code,
+                    transfer.BUDGET_RECORDED, data)
+
+
+def budget_gap(kind: GapKind, budget: Budget, period: str, *, appropriated_fen: int,
+               due_on: dt.date, as_of: dt.date, rule_version: str) -> Outbound:
+    """`transfer.appropriation.missing.v1` or `.below_budget.v1`."""
+    model = (transfer.AppropriationMissing if kind == "missing"
+             else transfer.AppropriationBelowBudget)
+    data = model.model_validate({
+        "fiscal_entity_code": budget.fiscal_entity_code, "fund": budget.fund, "period": period,
+        "budget_id": budget.budget_id,
+        "amount_budgeted": format_yuan(budget.amount_per_month_fen),
+        "amount_appropriated": format_yuan(appropriated_fen),
+        "amount_short": format_yuan(budget.amount_per_month_fen - appropriated_fen),
+        "due_on": due_on.isoformat(), "as_of": as_of.isoformat(),
+        "days_late": (as_of - due_on).days, "rule_version": rule_version,
+    }).model_dump()
+    event_type = (transfer.APPROPRIATION_MISSING if kind == "missing"
+                  else transfer.APPROPRIATION_BELOW_BUDGET)
+    return Outbound(transfer.TOPIC_OBLIGATIONS, budget.fiscal_entity_code, event_type, data)

@@ -12,10 +12,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from services.fund_transfer.rules import AccountBook
+from services.fund_transfer.rules import AccountBook, Deadlines, load_deadlines
 
 ObligationKey = tuple[str, str, str]
 """(fiscal_entity_code, fund, period)."""
+BudgetKey = tuple[str, str, int]
+"""(fiscal_entity_code, fund, year)."""
+GapKind = Literal["missing", "below_budget"]
 AccountRef = tuple[str, str]
 """(entity_code, kind)."""
 Origin = Literal["appropriation", "request"]
@@ -31,6 +34,7 @@ NOTICE_ATTEMPT_COUNT_MAX_DEFAULT = 3
 class Rules:
     book: AccountBook
     notice_attempt_count_max: int = NOTICE_ATTEMPT_COUNT_MAX_DEFAULT
+    deadlines: Deadlines = field(default_factory=load_deadlines)
 
     def __post_init__(self) -> None:
         if not 1 <= self.notice_attempt_count_max <= 100:
@@ -50,6 +54,26 @@ class Appropriation:
     @property
     def obligation_key(self) -> ObligationKey:
         return (self.fiscal_entity_code, self.fund, self.period)
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """One revision of a budget: the monthly subsidy a league/city owes one fund in one year."""
+
+    budget_id: str
+    revision: int
+    fiscal_entity_code: str
+    fund: str
+    year: int
+    amount_per_month_fen: int
+    document_no: str
+
+    @property
+    def key(self) -> BudgetKey:
+        return (self.fiscal_entity_code, self.fund, self.year)
+
+    def periods(self) -> list[str]:
+        return [f"{self.year}-{month:02d}" for month in range(1, 13)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,14 +197,14 @@ class DeadlineCheck:
 class Invalid:
     """A readable event that breaks its contract: answered with its `...rejected` event."""
 
-    kind: Literal["appropriation", "settlement", "request", "command"]
+    kind: Literal["appropriation", "settlement", "request", "command", "budget"]
     entity_id: str
     key: str
     reasons: list[dict[str, Any]]
     notice_id: str | None = None
 
 
-Item = Appropriation | Request | Settlement | DeadlineCheck | Invalid
+Item = Appropriation | Request | Settlement | DeadlineCheck | Budget | Invalid
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +228,8 @@ class Changes:
     obligations: dict[ObligationKey, Obligation] = field(default_factory=dict)
     shortfalls: list[tuple[ObligationKey, dt.date, int]] = field(default_factory=list)
     journals: list[Journal] = field(default_factory=list)
+    budgets: list[Budget] = field(default_factory=list)
+    gaps: list[tuple[ObligationKey, dt.date, GapKind, int]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -216,6 +242,10 @@ class WorkingSet:
     notices: dict[str, Notice] = field(default_factory=dict)
     obligations: dict[ObligationKey, Obligation] = field(default_factory=dict)
     shortfalls_reported: set[tuple[ObligationKey, dt.date]] = field(default_factory=set)
+    budgets: dict[str, Budget] = field(default_factory=dict)
+    """By budget id: every revision this batch names, and every one in force."""
+    budgets_in_force: dict[BudgetKey, Budget] = field(default_factory=dict)
+    gaps_reported: set[tuple[ObligationKey, dt.date]] = field(default_factory=set)
     waiting: dict[str, list[str]] = field(default_factory=dict)
     """notice_id -> settlement ids not applied yet, in arrival order."""
     changes: Changes = field(default_factory=Changes)

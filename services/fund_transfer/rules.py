@@ -1,4 +1,5 @@
-"""The account book: fiscal entities and their accounts, as data (DOMAIN.md, "Accounts").
+"""The account book: fiscal entities and their accounts, as data (DOMAIN.md, "Accounts"); and
+the deadline rules of budgets (rules/deadlines.json, versioned).
 
 The book is read once at start-up from a JSON file (by default the packaged
 `rules/accounts.json`, whose account numbers are labelled samples) and checked whole: a book with
@@ -7,6 +8,8 @@ a missing account or an unlabelled sample number stops the service before it con
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -110,3 +113,29 @@ def _check_sample_label(book: _BookFile, entry: _AccountEntry) -> None:
     if book.sample_account_numbers != entry.account_no.startswith(SAMPLE_PREFIX):
         rule = "must" if book.sample_account_numbers else "must not"
         raise ValueError(f"account book: {entry.account_no!r} {rule} start with {SAMPLE_PREFIX!r}")
+
+
+class _DeadlinesFile(_File):
+    rule_version: Annotated[str, Field(min_length=1, max_length=64)]
+    appropriation_due_day: Annotated[int, Field(ge=1, le=28)] | None
+    grade: Literal["A", "B", "C", "U"]
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Deadlines:
+    """When a budgeted month's appropriation is due (rules/deadlines.json)."""
+
+    rule_version: str
+    appropriation_due_day: int | None  # None: the last day of the month
+
+    def appropriation_due_on(self, period: str) -> dt.date:
+        year, month = int(period[:4]), int(period[5:7])
+        day = self.appropriation_due_day or calendar.monthrange(year, month)[1]
+        return dt.date(year, month, day)
+
+
+def load_deadlines() -> Deadlines:
+    text = resources.files(__package__).joinpath("rules", "deadlines.json").read_text("utf-8")
+    rules = _DeadlinesFile.model_validate(json.loads(text))
+    return Deadlines(rules.rule_version, rules.appropriation_due_day)

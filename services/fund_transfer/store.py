@@ -20,6 +20,7 @@ import asyncpg
 from services.fund_transfer.domain import Needs, notice_ids_of
 from services.fund_transfer.model import (
     Appropriation,
+    Budget,
     Changes,
     Notice,
     Obligation,
@@ -102,10 +103,56 @@ async def load(conn: asyncpg.Connection, needs: Needs, rules: Rules) -> WorkingS
         notice_ids |= more
     for settlement in await _waiting(conn, notice_ids):
         ws.add_waiting(settlement)
+    await _load_budgets(conn, ws, needs, rules)
     await _load_obligations(conn, ws, needs)
     if needs.deadline_dates:
         ws.shortfalls_reported = await _shortfalls_reported(conn, needs.deadline_dates)
+        ws.gaps_reported = await _gaps_reported(conn, needs.deadline_dates)
     return ws
+
+
+_BUDGET_COLUMNS: Final = ("budget_id, revision, fiscal_entity_code, fund, year,"
+                          " amount_per_month_fen, document_no")
+# The revision in force of each (entity, fund, year): the highest.
+_BUDGETS_IN_FORCE: Final = f"""
+SELECT DISTINCT ON (fiscal_entity_code, fund, year) {_BUDGET_COLUMNS} FROM budget
+WHERE (fiscal_entity_code, fund, year) IN (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::int[]))
+   OR year <= $4
+ORDER BY fiscal_entity_code, fund, year, revision DESC
+"""  # noqa: S608  # column names only, no input
+
+
+async def _load_budgets(conn: asyncpg.Connection, ws: WorkingSet, needs: Needs,
+                        rules: Rules) -> None:
+    """Budgets the batch names, and for a deadline check every one in force up to its year; the
+    obligations of the months a check may find short join the batch's obligations."""
+    if needs.budget_ids:
+        rows = await conn.fetch(f"SELECT {_BUDGET_COLUMNS} FROM budget"  # noqa: S608
+                                " WHERE budget_id = ANY($1::text[])", list(needs.budget_ids))
+        ws.budgets = {row["budget_id"]: Budget(**dict(row)) for row in rows}
+    latest = max(needs.deadline_dates) if needs.deadline_dates else None
+    if not needs.budget_keys and latest is None:
+        return
+    keys = list(needs.budget_keys)
+    rows = await conn.fetch(_BUDGETS_IN_FORCE, [k[0] for k in keys], [k[1] for k in keys],
+                            [k[2] for k in keys], latest.year if latest else 0)
+    for row in rows:
+        budget = Budget(**dict(row))
+        ws.budgets_in_force[budget.key] = budget
+        if latest is not None:
+            needs.obligation_keys.update(
+                (budget.fiscal_entity_code, budget.fund, period) for period in budget.periods()
+                if rules.deadlines.appropriation_due_on(period) < latest)
+
+
+async def _gaps_reported(
+    conn: asyncpg.Connection, dates: set[dt.date]
+) -> set[tuple[ObligationKey, dt.date]]:
+    rows = await conn.fetch(
+        "SELECT fiscal_entity_code, fund, period, as_of FROM budget_gap_report"
+        " WHERE as_of = ANY($1::date[])", list(dates))
+    return {((r["fiscal_entity_code"], r["fund"], r["period"]), r["as_of"]) for r in rows}
 
 
 def _lock_names(needs: Needs) -> list[str]:
@@ -115,6 +162,8 @@ def _lock_names(needs: Needs) -> list[str]:
         *(f"settlement:{i}" for i in needs.settlement_ids),
         *(f"notice:{i}" for i in needs.notice_ids),
         *("obligation:{}/{}/{}".format(*k) for k in needs.obligation_keys),
+        *(f"budget:{i}" for i in needs.budget_ids),
+        *("budget:{}/{}/{}".format(*k) for k in needs.budget_keys),
     ]
 
 
@@ -225,6 +274,17 @@ async def save(conn: asyncpg.Connection, changes: Changes) -> None:
     await _upsert_settlements(conn, list(changes.settlements.values()))
     await _insert_shortfalls(conn, changes.shortfalls)
     await _insert_journals(conn, changes)
+    if changes.budgets:
+        await conn.copy_records_to_table("budget", columns=[
+            "budget_id", "revision", "fiscal_entity_code", "fund", "year",
+            "amount_per_month_fen", "document_no"], records=[
+            (b.budget_id, b.revision, b.fiscal_entity_code, b.fund, b.year,
+             b.amount_per_month_fen, b.document_no) for b in changes.budgets])
+    if changes.gaps:
+        await conn.executemany(
+            "INSERT INTO budget_gap_report (fiscal_entity_code, fund, period, as_of, kind,"
+            " amount_short_fen) VALUES ($1, $2, $3, $4, $5, $6)",
+            [(*key, as_of, kind, short_fen) for key, as_of, kind, short_fen in changes.gaps])
 
 
 async def _insert_appropriations(conn: asyncpg.Connection, rows: list[Appropriation]) -> None:

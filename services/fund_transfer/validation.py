@@ -12,6 +12,7 @@ from typing import Any, Final, Literal, TypeVar
 
 from services.fund_transfer.model import (
     Appropriation,
+    Budget,
     DeadlineCheck,
     Invalid,
     Item,
@@ -33,8 +34,10 @@ from shared.money import parse_yuan
 DEADLINE_CHECK: Final = "ops.deadline_check.requested.v1"
 COMMAND_CODES: Final = {"as_of": "DATE_INVALID"}
 M = TypeVar("M", bound=Contract)
-_CONFLICT_KINDS: Final[dict[str, tuple[Literal["appropriation", "settlement", "request"], str]]] = {
+_CONFLICT_KINDS: Final[dict[str, tuple[
+        Literal["appropriation", "settlement", "request", "budget"], str]]] = {
     finance.APPROPRIATED: ("appropriation", "appropriation_id"),
+    finance.BUDGETED: ("budget", "budget_id"),
     finance.SETTLED: ("settlement", "settlement_id"),
     finance.FAILED: ("settlement", "settlement_id"),
     transfer.REQUESTED: ("request", "request_id"),
@@ -49,6 +52,7 @@ def parse(event_type: str, data: Mapping[str, Any], key: str, rules: Rules) -> I
     """One inbound event as a domain item; `key` is the record key, used for rejections."""
     parsers: dict[str, Callable[[Mapping[str, Any], str, Rules], Item]] = {
         finance.APPROPRIATED: parse_appropriation,
+        finance.BUDGETED: parse_budget,
         finance.SETTLED: parse_settled,
         finance.FAILED: parse_failed,
         transfer.REQUESTED: parse_request,
@@ -57,14 +61,32 @@ def parse(event_type: str, data: Mapping[str, Any], key: str, rules: Rules) -> I
     return parsers[event_type](data, key, rules)
 
 
-def parse_appropriation(data: Mapping[str, Any], key: str, rules: Rules) -> Item:
-    model, reasons = _validate(finance.SubsidyAppropriated, data, finance.APPROPRIATION_CODES)
+def _subsidy_source_reasons(data: Mapping[str, Any], reasons: list[dict[str, Any]],
+                            rules: Rules) -> None:
+    """Only the 14 league/city entities appropriate and are budgeted, never the region."""
     code = data.get("fiscal_entity_code")
     faulted = {r["field"] for r in reasons}
     if isinstance(code, str) and "fiscal_entity_code" not in faulted \
             and not rules.book.is_subsidy_source(code):
         reasons.append(reason("ENTITY_UNKNOWN", "fiscal_entity_code",
                               f"{code[:10]} is not one of the 14 league/city fiscal entities"))
+
+
+def parse_budget(data: Mapping[str, Any], key: str, rules: Rules) -> Item:
+    model, reasons = _validate(finance.SubsidyBudgeted, data, finance.BUDGET_CODES)
+    _subsidy_source_reasons(data, reasons, rules)
+    if model is None or reasons:
+        return Invalid("budget", _text(data.get("budget_id")), key, reasons)
+    return Budget(
+        budget_id=model.budget_id, revision=model.revision,
+        fiscal_entity_code=model.fiscal_entity_code, fund=model.fund, year=model.year,
+        amount_per_month_fen=parse_yuan(model.amount_per_month), document_no=model.document_no,
+    )
+
+
+def parse_appropriation(data: Mapping[str, Any], key: str, rules: Rules) -> Item:
+    model, reasons = _validate(finance.SubsidyAppropriated, data, finance.APPROPRIATION_CODES)
+    _subsidy_source_reasons(data, reasons, rules)
     if model is None or reasons:
         return Invalid("appropriation", _text(data.get("appropriation_id")), key, reasons)
     return Appropriation(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Final, Literal
 
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 from shared.contracts.fields import (
     NO_CONTROL_CHARACTER_PATTERN,
@@ -24,7 +24,9 @@ from shared.contracts.fields import (
 
 TOPIC_APPROPRIATIONS: Final = "finance.subsidy.appropriations"
 TOPIC_SETTLEMENTS: Final = "finance.transfer.settlements"
+TOPIC_BUDGETS: Final = "finance.subsidy.budgets"
 APPROPRIATED: Final = "finance.subsidy.appropriated.v1"
+BUDGETED: Final = "finance.subsidy.budgeted.v1"
 SETTLED: Final = "finance.transfer.settled.v1"
 FAILED: Final = "finance.transfer.failed.v1"
 
@@ -46,6 +48,12 @@ APPROPRIATION_CODES: Final[dict[str, str]] = {
     "due_on": "DATE_INVALID",
 }
 """CONTRACTS.md: a field with a code of its own gets it whatever is wrong with it."""
+
+BUDGET_CODES: Final[dict[str, str]] = {
+    "fiscal_entity_code": "ENTITY_UNKNOWN",
+    "fund": "FUND_UNKNOWN",
+    "amount_per_month": "AMOUNT_INVALID",
+}
 
 SETTLEMENT_CODES: Final[dict[str, str]] = {
     "amount_settled": "AMOUNT_INVALID",
@@ -85,8 +93,23 @@ class TransferFailed(Contract):
     failed_on: Date
 
 
+class SubsidyBudgeted(Contract):
+    """`finance.subsidy.budgeted.v1`: regional finance's budget of a league/city's subsidy to one
+    fund for one year, the same amount each month (docs/contracts.md). A higher `revision` for
+    the same entity, fund and year replaces the budget in force."""
+
+    budget_id: EntityId
+    revision: Annotated[int, Field(ge=0)]
+    fiscal_entity_code: Code6
+    fund: SubsidyFund
+    year: Annotated[int, Field(ge=2000, le=2200)]
+    amount_per_month: PositiveMoney
+    document_no: Name
+
+
 EVENT_MODELS: Final[dict[str, type[Contract]]] = {
     APPROPRIATED: SubsidyAppropriated,
+    BUDGETED: SubsidyBudgeted,
     SETTLED: TransferSettled,
     FAILED: TransferFailed,
 }

@@ -71,6 +71,9 @@ TOPICS: Final[tuple[Topic, ...]] = (
     Topic(finance.TOPIC_APPROPRIATIONS, ENTITY_KEY,
           "Current-period subsidies a league/city appropriates to the regional special account.",
           "league and city finance bureaus", (finance.APPROPRIATED,)),
+    Topic(finance.TOPIC_BUDGETS, ENTITY_KEY,
+          "Regional finance's yearly budgets of each league/city's subsidies, per fund and month.",
+          "regional finance", (finance.BUDGETED,)),
     Topic(finance.TOPIC_SETTLEMENTS, Key(
               "the fiscal entity code of the settled notice's source", FISCAL_ENTITY_PATTERN),
           "Settlements and failures of transfer notices, from the finance systems.",
@@ -108,6 +111,7 @@ KEY_BY_TYPE: Final[dict[str, Key]] = {
     transfer.REQUEST_REJECTED: ECHOED_KEY,
     transfer.SETTLEMENT_REJECTED: ECHOED_KEY,
     transfer.APPROPRIATION_REJECTED: ECHOED_KEY,
+    transfer.BUDGET_REJECTED: ECHOED_KEY,
     COMMAND_REJECTED: Key("the name of the service that rejects the command",
                           enum=SERVICE_NAMES),
     annuity.NOTIONAL_INTEREST_REFUSED: Key("the region's fiscal entity code", enum=("150000",)),
@@ -175,6 +179,7 @@ SERVICES: Final[dict[str, ServiceFlows]] = {
         "reports shortfalls.",
         consumes=(
             Flow(finance.TOPIC_APPROPRIATIONS, (finance.APPROPRIATED,)),
+            Flow(finance.TOPIC_BUDGETS, (finance.BUDGETED,)),
             Flow(finance.TOPIC_SETTLEMENTS, (finance.SETTLED, finance.FAILED)),
             Flow(transfer.TOPIC_REQUESTS, (transfer.REQUESTED,)),
             Flow(TOPIC_OPS_COMMANDS, (DEADLINE_CHECK_REQUESTED,)),
@@ -185,7 +190,9 @@ SERVICES: Final[dict[str, ServiceFlows]] = {
                 transfer.REQUEST_REJECTED, transfer.SETTLEMENT_REJECTED)),
             Flow(transfer.TOPIC_OBLIGATIONS, (
                 transfer.OBLIGATION_FULFILLED, transfer.OBLIGATION_SHORTFALL,
-                transfer.OBLIGATION_OVERPAID, transfer.APPROPRIATION_REJECTED)),
+                transfer.OBLIGATION_OVERPAID, transfer.APPROPRIATION_REJECTED,
+                transfer.BUDGET_RECORDED, transfer.BUDGET_REJECTED,
+                transfer.APPROPRIATION_MISSING, transfer.APPROPRIATION_BELOW_BUDGET)),
             _COMMANDS_OUT,
         ),
     ),

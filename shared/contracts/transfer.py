@@ -42,6 +42,10 @@ OBLIGATION_FULFILLED: Final = "transfer.obligation.fulfilled.v1"
 OBLIGATION_SHORTFALL: Final = "transfer.obligation.shortfall.v1"
 OBLIGATION_OVERPAID: Final = "transfer.obligation.overpaid.v1"
 REQUESTED: Final = "transfer.requested.v1"
+BUDGET_RECORDED: Final = "transfer.budget.recorded.v1"
+BUDGET_REJECTED: Final = "transfer.budget.rejected.v1"
+APPROPRIATION_MISSING: Final = "transfer.appropriation.missing.v1"
+APPROPRIATION_BELOW_BUDGET: Final = "transfer.appropriation.below_budget.v1"
 
 Uuid = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$")]
 AccountKind = Literal["special", "annuity_collection"]
@@ -199,7 +203,56 @@ class ObligationOverpaid(ObligationFigures):
     days_late: DayCount
 
 
+class BudgetRecorded(Contract):
+    """`transfer.budget.recorded.v1`: a budget revision is in force from now on."""
+
+    budget_id: EntityId
+    revision: Annotated[int, Field(ge=0)]
+    replaces_revision: Annotated[int, Field(ge=0)] | None
+    fiscal_entity_code: Code6
+    fund: SubsidyFund
+    year: Annotated[int, Field(ge=2000, le=2200)]
+    amount_per_month: PositiveMoney
+    document_no: Name
+
+
+class BudgetRejected(Contract):
+    """`transfer.budget.rejected.v1`: a budget that cannot be recorded, and why."""
+
+    budget_id: str
+    reasons: Annotated[list[Reason], Field(min_length=1, max_length=REASONS_MAX)]
+
+
+class BudgetGap(Contract):
+    """What a budget check reports of one (fiscal entity, fund, period) past its appropriation's
+    due date, once per check date: the budget, what was appropriated, what falls short."""
+
+    fiscal_entity_code: Code6
+    fund: SubsidyFund
+    period: Period
+    budget_id: EntityId
+    amount_budgeted: PositiveMoney
+    amount_appropriated: Money
+    amount_short: PositiveMoney
+    due_on: Date
+    as_of: Date
+    days_late: Annotated[int, Field(ge=1)]
+    rule_version: str
+
+
+class AppropriationMissing(BudgetGap):
+    """`transfer.appropriation.missing.v1`: budgeted, past due, and nothing appropriated."""
+
+
+class AppropriationBelowBudget(BudgetGap):
+    """`transfer.appropriation.below_budget.v1`: past due, and appropriated below the budget."""
+
+
 EVENT_MODELS: Final[dict[str, type[Contract]]] = {
+    BUDGET_RECORDED: BudgetRecorded,
+    BUDGET_REJECTED: BudgetRejected,
+    APPROPRIATION_MISSING: AppropriationMissing,
+    APPROPRIATION_BELOW_BUDGET: AppropriationBelowBudget,
     NOTICE_ISSUED: NoticeIssued,
     NOTICE_SETTLED: NoticeSettled,
     NOTICE_FAILED: NoticeFailed,

@@ -33,7 +33,7 @@ def test_topics_file_declares_the_system_topics() -> None:
     assert {topics[n] for n in topics if n.endswith(".dlq")} == {(3, DEAD_LETTER_MAX_MESSAGE_BYTES)}
     assert {size for name, (_, size) in topics.items() if not name.endswith(".dlq")} == {
         MAX_MESSAGE_BYTES}
-    assert len(topics) == 15  # with hr.annuity.events and console.dlq
+    assert len(topics) == 16  # with hr.annuity.events, console.dlq, finance.subsidy.budgets
 
 
 def test_second_up_says_already_up_and_changes_nothing() -> None:

@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from services.fund_transfer import events
-from services.fund_transfer.domain import ledger
+from services.fund_transfer.domain import budgets, ledger
 from services.fund_transfer.model import (
     Appropriation,
+    Budget,
+    BudgetKey,
     DeadlineCheck,
     Invalid,
     Item,
@@ -56,6 +58,8 @@ class Needs:
     notice_ids: set[str] = field(default_factory=set)
     obligation_keys: set[ObligationKey] = field(default_factory=set)
     deadline_dates: set[dt.date] = field(default_factory=set)
+    budget_ids: set[str] = field(default_factory=set)
+    budget_keys: set[BudgetKey] = field(default_factory=set)
 
 
 def notice_id(origin: Origin, origin_id: str, attempt: int) -> str:
@@ -84,6 +88,9 @@ def needs(items: Iterable[Item], rules: Rules) -> Needs:
             wanted.notice_ids.add(item.notice_id)
         elif isinstance(item, DeadlineCheck):
             wanted.deadline_dates.add(item.as_of)
+        elif isinstance(item, Budget):
+            wanted.budget_ids.add(item.budget_id)
+            wanted.budget_keys.add(item.key)
         else:
             _need_invalid(wanted, item)
     return wanted
@@ -92,7 +99,7 @@ def needs(items: Iterable[Item], rules: Rules) -> Needs:
 def _need_invalid(wanted: Needs, item: Invalid) -> None:
     """An invalid event whose id is already known with other content is also a conflict."""
     ids = {"appropriation": wanted.appropriation_ids, "request": wanted.request_ids,
-           "settlement": wanted.settlement_ids}.get(item.kind)
+           "settlement": wanted.settlement_ids, "budget": wanted.budget_ids}.get(item.kind)
     if ids is not None:
         ids.add(item.entity_id)
 
@@ -105,14 +112,17 @@ def apply(ws: WorkingSet, item: Item, rules: Rules) -> list[Outbound]:
     if isinstance(item, Settlement):
         return report_settlement(ws, item, rules)
     if isinstance(item, DeadlineCheck):
-        return check_deadlines(ws, item.as_of)
+        return [*check_deadlines(ws, item.as_of), *budgets.check_budgets(ws, item.as_of, rules)]
+    if isinstance(item, Budget):
+        return budgets.record_budget(ws, item)
     return [events.rejected(with_known_conflict(ws, item))]
 
 
 def with_known_conflict(ws: WorkingSet, item: Invalid) -> Invalid:
     """Add CONFLICTING_DUPLICATE when the id is already stored: it names every reason."""
     by_kind: dict[str, Mapping[str, object]] = {
-        "appropriation": ws.appropriations, "request": ws.requests, "settlement": ws.settlements}
+        "appropriation": ws.appropriations, "request": ws.requests, "settlement": ws.settlements,
+        "budget": ws.budgets}
     stored = by_kind.get(item.kind, {})
     codes = {r["code"] for r in item.reasons}
     if item.entity_id not in stored or "CONFLICTING_DUPLICATE" in codes:
