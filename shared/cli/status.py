@@ -23,20 +23,18 @@ from shared.cli.common import (
     render_table,
 )
 from shared.cli.kafka import Lag, LagProbe, lag_probe
+from shared.contracts.topology import SERVICES as TOPOLOGY_SERVICES
 
 HTTP_TIMEOUT_S: Final = 2.0
 HTTP_RESPONSE_BYTES_MAX: Final = 64 * 1024
 POLL_INTERVAL_S: Final = 0.5
 PROGRESS_INTERVAL_MS: Final = 5_000
 
-# What each service's consumer group reads (DESIGN.md's picture); lag is also shown for any
-# other topic a group has committed on, so a service that subscribes to more is still covered.
+# What each service's consumer group reads, from the topology the services subscribe by, so a
+# topic added to a service is watched too; lag is also shown for any other topic a group has
+# committed on.
 SERVICE_INPUTS: Final[dict[str, tuple[str, ...]]] = {
-    "collection": ("tax.contribution.declarations", "tax.contribution.payments", "ops.commands"),
-    "fund_transfer": ("finance.subsidy.appropriations", "finance.transfer.settlements",
-                      "transfer.requests", "ops.commands"),
-    "occupational_annuity": ("collection.declarations", "transfer.notices", "hr.annuity.events",
-                             "ops.commands"),
+    name: flows.consumed_topics for name, flows in TOPOLOGY_SERVICES.items()
 }
 # The console's read model (services/console/domain.py CONSUMED_TOPICS): its lag is how far the
 # pages are behind the topics.
