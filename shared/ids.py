@@ -128,6 +128,13 @@ def backcredit_request_id(fiscal_entity_code: str, backcredit_id: str) -> str:
     return _uuid5(f"backcredit/{fiscal_entity_code}/{backcredit_id}")
 
 
+def assessment_id(service: str, fiscal_entity_code: str, period: str, command_id: str) -> str:
+    """Id of one service's part of a league/city's assessment (考核) for a period, per command."""
+    _require_entity_and_period(fiscal_entity_code, period)
+    _require_entity_id(command_id)
+    return _uuid5(f"assessment/{service}/{fiscal_entity_code}/{period}/{command_id}")
+
+
 def _require_entity_id(value: str) -> None:
     if not isinstance(value, str) or not ENTITY_ID_PATTERN.match(value):
         raise ValueError(f"not an entity id: {value!r}")

@@ -21,6 +21,7 @@ from services.collection.domain import (
     Book,
     Emit,
     annuity_base,
+    assessment,
     declaration_rejected_data,
     overdue_data,
     payment_reason,
@@ -31,6 +32,7 @@ from services.collection.validation import (
     CommandCheck,
     DeclarationCheck,
     PaymentCheck,
+    check_assessment_command,
     check_deadline_command,
     check_declaration,
     check_payment,
@@ -40,6 +42,7 @@ from services.collection.validation.enterprise_annuity import (
     EnterpriseAnnuityCheck,
     check_enterprise_annuity,
 )
+from shared.contracts.assessment import ASSESSMENT_REQUESTED, COLLECTION_ASSESSED
 from shared.contracts.collection import (
     DECLARATION_REJECTED,
     ENTERPRISE_ANNUITY_REJECTED,
@@ -55,6 +58,7 @@ from shared.logging import get_logger
 from shared.messaging import Batch, Cause, Handling, Inbound, Outbox
 
 DEADLINE_CHECK = "ops.deadline_check.requested.v1"
+COMMANDS = frozenset({DEADLINE_CHECK, ASSESSMENT_REQUESTED})
 COMMAND_REJECTED = "ops.command.rejected.v1"
 SAME_ID_OTHER_CONTENT = "an event with this id and other content was received before"
 log = get_logger("collection")
@@ -71,6 +75,8 @@ def make_handling(rules: Rules) -> Handling:
             return check_payment(event.data, event.envelope.entity_id)
         if event.type == ENTERPRISE_ANNUITY_DECLARED:
             return check_enterprise_annuity(event.data, event.envelope.entity_id, rules)
+        if event.type == ASSESSMENT_REQUESTED:
+            return check_assessment_command(event.data, event.envelope.entity_id)
         assert event.type == DEADLINE_CHECK, event.type
         return check_deadline_command(event.data, event.envelope.entity_id)
 
@@ -87,10 +93,10 @@ def make_handling(rules: Rules) -> Handling:
                 continue
             await _file(conn, filings, outbox)
             filings = []
-            if event.type == DEADLINE_CHECK:
+            if event.type in COMMANDS:
                 await _play(conn, segment, outbox, rules)
                 segment = []
-                await _deadline_check(conn, event, outbox)
+                await _command(conn, event, outbox, rules)
             else:
                 segment.append(event)
         await _play(conn, segment, outbox, rules)
@@ -199,15 +205,46 @@ async def _load_book(conn: asyncpg.Connection, checks: list[Check]) -> tuple[Boo
     return Book(accounts, revisions, payments, waiting), set(stored)
 
 
-async def _deadline_check(conn: asyncpg.Connection, event: Inbound, outbox: Outbox) -> None:
-    """Every registered declaration past due and not paid in full, once per as_of date."""
-    cause = Cause.of(event)
+def _accepted(event: Inbound, outbox: Outbox) -> CommandCheck | None:
+    """A command's check, or None after answering a command that cannot be accepted."""
     command = cast(CommandCheck, event.item)
     if command.as_of is None:
         outbox.event(topic=TOPIC_OPS_COMMANDS, key=SERVICE_NAME, event_type=COMMAND_REJECTED,
                      data={"command_id": command.command_id, "service": SERVICE_NAME,
-                           "reasons": command.reasons}, cause=cause)
+                           "reasons": command.reasons}, cause=Cause.of(event))
+        return None
+    return command
+
+
+async def _command(conn: asyncpg.Connection, event: Inbound, outbox: Outbox,
+                   rules: Rules) -> None:
+    command = _accepted(event, outbox)
+    if command is None:
         return
+    if event.type == DEADLINE_CHECK:
+        await _deadline_check(conn, command, event, outbox)
+    else:
+        await _assess(conn, command, event, outbox, rules)
+
+
+async def _assess(conn: asyncpg.Connection, command: CommandCheck, event: Inbound,
+                  outbox: Outbox, rules: Rules) -> None:
+    """collection's part of the assessment of every league/city with figures for the period."""
+    assert command.as_of is not None
+    assert command.period is not None
+    for figures in await store.assessment(conn, command.period, command.as_of):
+        outbox.event(topic=TOPIC_DECLARATIONS, key=figures.fiscal_entity_code,
+                     event_type=COLLECTION_ASSESSED, data=assessment.assessed_data(
+                         figures, command_id=command.command_id, period=command.period,
+                         as_of=command.as_of, rule_version=rules.version_of(0)),
+                     cause=Cause.of(event))
+
+
+async def _deadline_check(conn: asyncpg.Connection, command: CommandCheck, event: Inbound,
+                          outbox: Outbox) -> None:
+    """Every registered declaration past due and not paid in full, once per as_of date."""
+    cause = Cause.of(event)
+    assert command.as_of is not None
     as_of = command.as_of
     rows = await store.report_overdue(conn, as_of, command.command_id)
     for row in rows:

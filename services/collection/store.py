@@ -13,6 +13,7 @@ import asyncpg
 
 from services.collection.domain import Account, Book, OverdueRow, PaymentRecord
 from services.collection.domain.annuity_base import Comparison, Finding, PeriodLine
+from services.collection.domain.assessment import EntityFigures
 from services.collection.domain.enterprise_annuity import CurrentFiling, EnterpriseBook, Totals
 from services.collection.validation import Figures
 from services.collection.validation.enterprise_annuity import EnterpriseAnnuityCheck
@@ -505,3 +506,66 @@ ON CONFLICT (finding_id) DO UPDATE SET
     basic_declaration_id = excluded.basic_declaration_id,
     basic_base_fen = excluded.basic_base_fen, updated_at = now()
 """
+
+
+# ---- the assessment of leagues and cities ------------------------------------------------------
+
+# Per fiscal entity, the declarations of a fee period (current revisions) and what was paid by
+# as_of; a declaration is paid on time when its payments on or before its due date cover it.
+_ASSESSMENT_SQL: Final = """
+WITH declared AS (
+    SELECT d.declaration_id, d.fiscal_entity_code, d.due_on, d.revision, d.amount_due_fen
+    FROM declaration d WHERE d.state = 'registered' AND d.fee_period = $1
+), paid AS (
+    SELECT p.declaration_id,
+           sum(p.amount_paid_fen) FILTER (WHERE p.paid_on <= $2)::bigint AS paid_fen,
+           sum(p.late_fee_fen) FILTER (WHERE p.paid_on <= $2)::bigint AS late_fee_fen,
+           sum(p.covered_fen) FILTER (WHERE p.days_late = 0)::bigint AS on_time_fen
+    FROM payment p JOIN declared d USING (declaration_id)
+    WHERE p.state = 'settled' AND p.revision = d.revision
+    GROUP BY p.declaration_id
+), findings AS (
+    SELECT fiscal_entity_code, count(*) AS open_count FROM annuity_base_finding
+    WHERE fee_period = $1 AND state = 'open' GROUP BY fiscal_entity_code
+), lines AS (
+    SELECT d.fiscal_entity_code, d.employer_uscc, d.scheme, l.person_id
+    FROM declaration d
+    JOIN declaration_line l ON l.declaration_id = d.declaration_id AND l.revision = d.revision
+    WHERE d.state = 'registered' AND d.fee_period = $1
+      AND d.scheme IN ('institution_basic', 'occupational_annuity')
+), coverage AS (
+    SELECT b.fiscal_entity_code, count(DISTINCT b.person_id) AS members,
+           count(DISTINCT b.person_id) FILTER (WHERE NOT EXISTS (
+               SELECT 1 FROM lines a WHERE a.scheme = 'occupational_annuity'
+                 AND a.employer_uscc = b.employer_uscc AND a.person_id = b.person_id))
+               AS without_annuity
+    FROM lines b WHERE b.scheme = 'institution_basic' GROUP BY b.fiscal_entity_code
+), totals AS (
+    SELECT d.fiscal_entity_code, count(*) AS registered,
+           count(*) FILTER (WHERE coalesce(p.on_time_fen, 0) >= d.amount_due_fen
+                            AND d.due_on <= $2) AS paid_on_time,
+           sum(d.amount_due_fen)::bigint AS due_fen,
+           sum(coalesce(p.paid_fen, 0))::bigint AS paid_fen,
+           sum(greatest(d.amount_due_fen - coalesce(p.paid_fen, 0), 0))::bigint
+               AS outstanding_fen,
+           sum(coalesce(p.late_fee_fen, 0))::bigint AS late_fee_fen
+    FROM declared d LEFT JOIN paid p USING (declaration_id) GROUP BY d.fiscal_entity_code
+)
+SELECT e.fiscal_entity_code,
+       coalesce(t.registered, 0) AS registered, coalesce(t.paid_on_time, 0) AS paid_on_time,
+       coalesce(t.due_fen, 0) AS due_fen, coalesce(t.paid_fen, 0) AS paid_fen,
+       coalesce(t.outstanding_fen, 0) AS outstanding_fen,
+       coalesce(t.late_fee_fen, 0) AS late_fee_fen,
+       coalesce(f.open_count, 0) AS findings_open, coalesce(c.members, 0) AS members,
+       coalesce(c.without_annuity, 0) AS without_annuity
+FROM (SELECT fiscal_entity_code FROM totals UNION SELECT fiscal_entity_code FROM findings
+      UNION SELECT fiscal_entity_code FROM coverage) e
+LEFT JOIN totals t USING (fiscal_entity_code) LEFT JOIN findings f USING (fiscal_entity_code)
+LEFT JOIN coverage c USING (fiscal_entity_code)
+ORDER BY e.fiscal_entity_code
+"""
+
+
+async def assessment(conn: asyncpg.Connection, period: str,
+                     as_of: dt.date) -> list[EntityFigures]:
+    return [EntityFigures(**dict(row)) for row in await conn.fetch(_ASSESSMENT_SQL, period, as_of)]

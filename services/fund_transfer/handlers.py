@@ -12,7 +12,10 @@ from typing import cast
 import asyncpg
 
 from services.fund_transfer import domain, events, store, validation
-from services.fund_transfer.model import Item, Outbound, Rules
+from services.fund_transfer.domain import assessment
+from services.fund_transfer.model import Changes, Item, Outbound, Rules
+from shared.contracts import transfer
+from shared.contracts.assessment import TRANSFER_ASSESSED, AssessmentCommand
 from shared.messaging import Batch, Cause, Handling, Inbound, Outbox
 
 
@@ -24,6 +27,12 @@ def make_handling(rules: Rules) -> Handling:
         items = [cast(Item, e.item) for e in batch.events]
         working_set = await store.load(conn, domain.needs(items, rules), rules)
         for inbound, item in zip(batch.events, items, strict=True):
+            if isinstance(item, AssessmentCommand):
+                # Read from the tables: what the batch changed before the command goes first.
+                await store.save(conn, working_set.changes)
+                working_set.changes = Changes()
+                _publish(outbox, inbound, await _assess(conn, item, rules))
+                continue
             _publish(outbox, inbound, domain.apply(working_set, item, rules))
         for inbound in batch.conflicts:
             invalid = validation.conflict(inbound.type, inbound.data, _record_key(inbound))
@@ -32,6 +41,19 @@ def make_handling(rules: Rules) -> Handling:
         await store.save(conn, working_set.changes)
 
     return Handling(apply=handle, check=check)
+
+
+async def _assess(conn: asyncpg.Connection, command: AssessmentCommand,
+                  rules: Rules) -> list[Outbound]:
+    """fund_transfer's part of the assessment of each of the 14 leagues/cities."""
+    obligations = await store.assessed_obligations(conn, command.period)
+    budgets = await store.budgets_in_force(conn, int(command.period[:4]))
+    return [
+        Outbound(transfer.TOPIC_OBLIGATIONS, entity, TRANSFER_ASSESSED, assessment.entity_data(
+            entity, [o for o in obligations if o.fiscal_entity_code == entity],
+            {b.fund: b for b in budgets if b.fiscal_entity_code == entity}, command, rules))
+        for entity in sorted(rules.book.subsidy_sources)
+    ]
 
 
 def _publish(outbox: Outbox, inbound: Inbound, outbound: Iterable[Outbound]) -> None:

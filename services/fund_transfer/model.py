@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from services.fund_transfer.rules import AccountBook, Deadlines, load_deadlines
+from shared.contracts.assessment import AssessmentCommand
 
 ObligationKey = tuple[str, str, str]
 """(fiscal_entity_code, fund, period)."""
@@ -194,6 +195,19 @@ class DeadlineCheck:
 
 
 @dataclass(frozen=True, slots=True)
+class ObligationState:
+    """An obligation of an assessed period, with the day its settled sum reached the amount
+    due (the value date of its last settlement), or None while it has not."""
+
+    fiscal_entity_code: str
+    fund: str
+    amount_due_fen: int
+    settled_fen: int
+    due_on: dt.date
+    fulfilled_on: dt.date | None
+
+
+@dataclass(frozen=True, slots=True)
 class Invalid:
     """A readable event that breaks its contract: answered with its `...rejected` event."""
 
@@ -204,7 +218,8 @@ class Invalid:
     notice_id: str | None = None
 
 
-Item = Appropriation | Request | Settlement | DeadlineCheck | Budget | Invalid
+Item = (Appropriation | Request | Settlement | DeadlineCheck | AssessmentCommand | Budget
+        | Invalid)
 
 
 @dataclass(frozen=True, slots=True)

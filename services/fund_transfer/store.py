@@ -25,6 +25,7 @@ from services.fund_transfer.model import (
     Notice,
     Obligation,
     ObligationKey,
+    ObligationState,
     Request,
     Rules,
     Settlement,
@@ -370,3 +371,30 @@ async def gauges(conn: asyncpg.Connection) -> list[tuple[str, str, int]]:
                        row["overdue_fen"] or 0),
                       ("obligation_excess_fen", row["fiscal_entity_code"], row["excess_fen"] or 0))
     ]
+
+
+# ---- the assessment of leagues and cities ------------------------------------------------------
+
+# The subsidy obligations of a period with the value date of their last applied settlement,
+# which is when the settled sum reached the amount due for those settled in full.
+_ASSESSED_OBLIGATIONS: Final = """
+SELECT o.fiscal_entity_code, o.fund, o.amount_due_fen, o.settled_fen, o.due_on,
+       CASE WHEN o.settled_fen >= o.amount_due_fen THEN (
+           SELECT max(s.dated_on) FROM notice n
+           JOIN settlement s ON s.notice_id = n.notice_id AND s.applied AND s.outcome = 'settled'
+           WHERE n.origin = 'appropriation' AND n.source_entity_code = o.fiscal_entity_code
+             AND n.fund = o.fund AND n.period = o.period) END AS fulfilled_on
+FROM obligation o WHERE o.period = $1
+ORDER BY o.fiscal_entity_code, o.fund
+"""
+
+
+async def assessed_obligations(conn: asyncpg.Connection, period: str) -> list[ObligationState]:
+    return [ObligationState(**dict(row)) for row in await conn.fetch(_ASSESSED_OBLIGATIONS, period)]
+
+
+async def budgets_in_force(conn: asyncpg.Connection, year: int) -> list[Budget]:
+    rows = await conn.fetch(
+        f"SELECT DISTINCT ON (fiscal_entity_code, fund, year) {_BUDGET_COLUMNS} FROM budget"  # noqa: S608
+        " WHERE year = $1 ORDER BY fiscal_entity_code, fund, year, revision DESC", year)
+    return [Budget(**dict(row)) for row in rows]

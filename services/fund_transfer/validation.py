@@ -21,6 +21,7 @@ from services.fund_transfer.model import (
     Settlement,
 )
 from shared.contracts import finance, transfer
+from shared.contracts.assessment import ASSESSMENT_REQUESTED, AssessmentCommand, AssessmentRequested
 from shared.contracts.fields import (
     Contract,
     DeadlineCheckRequested,
@@ -32,7 +33,7 @@ from shared.contracts.wire import echo_text
 from shared.money import parse_yuan
 
 DEADLINE_CHECK: Final = "ops.deadline_check.requested.v1"
-COMMAND_CODES: Final = {"as_of": "DATE_INVALID"}
+COMMAND_CODES: Final = {"as_of": "DATE_INVALID", "period": "PERIOD_INVALID"}
 M = TypeVar("M", bound=Contract)
 _CONFLICT_KINDS: Final[dict[str, tuple[
         Literal["appropriation", "settlement", "request", "budget"], str]]] = {
@@ -57,6 +58,7 @@ def parse(event_type: str, data: Mapping[str, Any], key: str, rules: Rules) -> I
         finance.FAILED: parse_failed,
         transfer.REQUESTED: parse_request,
         DEADLINE_CHECK: parse_command,
+        ASSESSMENT_REQUESTED: parse_assessment,
     }
     return parsers[event_type](data, key, rules)
 
@@ -139,6 +141,14 @@ def parse_command(data: Mapping[str, Any], key: str, rules: Rules) -> Item:
     if model is None:
         return Invalid("command", _text(data.get("command_id")), key, reasons)
     return DeadlineCheck(command_id=model.command_id, as_of=parse_date(model.as_of))
+
+
+def parse_assessment(data: Mapping[str, Any], key: str, rules: Rules) -> Item:
+    model, reasons = _validate(AssessmentRequested, data, COMMAND_CODES)
+    if model is None:
+        return Invalid("command", _text(data.get("command_id")), key, reasons)
+    return AssessmentCommand(command_id=model.command_id, period=model.period,
+                             as_of=parse_date(model.as_of))
 
 
 def conflict(event_type: str, data: Mapping[str, Any], key: str) -> Invalid | None:

@@ -15,6 +15,7 @@ from typing import Any, Final, Literal
 from services.occupational_annuity.domain import REGION_CODE
 from services.occupational_annuity.model import (
     AdjustmentCause,
+    AssessedFigures,
     Backcredit,
     BackcreditCompletion,
     CommandInvalid,
@@ -34,9 +35,11 @@ from services.occupational_annuity.model import (
     TopupFunding,
 )
 from shared.contracts import annuity as contract
+from shared.contracts.assessment import ANNUITY_ASSESSED, AssessmentCommand
 from shared.contracts.fields import CommandRejected, Reason
 from shared.contracts.hr import BACKCREDIT, MEMBER_RETIRED
 from shared.contracts.registry import TOPIC_OPS_COMMANDS
+from shared.ids import assessment_id
 from shared.money import format_yuan
 
 SERVICE: Final = "occupational_annuity"
@@ -369,3 +372,20 @@ def _adjusted(members: list[NotionalAdjustment], rate: Rate, *, cause: Adjustmen
                  for a in members],
         rule_version=rule_version).model_dump()
     return on_ledger(entity, contract.NOTIONAL_INTEREST_ADJUSTED, data)
+
+
+def assessed(figures: AssessedFigures, command: AssessmentCommand,
+             rule_version: str) -> Outbound:
+    """`annuity.assessment.computed.v1`: one entity's part of the assessment (考核)."""
+    return on_ledger(figures.fiscal_entity_code, ANNUITY_ASSESSED, {
+        "assessment_id": assessment_id("occupational_annuity", figures.fiscal_entity_code,
+                                       command.period, command.command_id),
+        "command_id": command.command_id, "fiscal_entity_code": figures.fiscal_entity_code,
+        "period": command.period, "as_of": command.as_of.isoformat(),
+        "rule_version": rule_version,
+        "remittances_requested": figures.remittances_requested,
+        "remittances_on_time": figures.remittances_on_time,
+        "remittances_overdue": figures.remittances_overdue,
+        "amount_remitted": format_yuan(figures.remitted_fen),
+        "topups_assessed": figures.topups_assessed, "topups_funded": figures.topups_funded,
+    })

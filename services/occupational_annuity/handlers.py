@@ -39,6 +39,7 @@ from services.occupational_annuity.model import (
     Unreadable,
 )
 from shared.contracts import annuity as contract
+from shared.contracts.assessment import AssessmentCommand
 from shared.logging import get_logger
 from shared.messaging import Batch, Cause, Handling, Inbound, Outbox
 
@@ -332,6 +333,10 @@ async def _command(conn: asyncpg.Connection, event: Inbound, outbox: Outbox,
         publish(outbox, cause, await _notional_interest(conn, command, rules))
     elif isinstance(command, FundingCommand):
         publish(outbox, cause, await _fund_entity(conn, command, rules))
+    elif isinstance(command, AssessmentCommand):
+        publish(outbox, cause, [
+            events.assessed(figures, command, rules.rule_version)
+            for figures in await store.assessment(conn, command.period, command.as_of)])
 
 
 async def _deadline_check(

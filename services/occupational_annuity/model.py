@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Literal
 
+from shared.contracts.assessment import AssessmentCommand
+
 UnitFunding = Literal["self", "treasury_full"]
 PaymentStatus = Literal["paid", "underpaid", "overpaid"]
 SubLedger = Literal["individual_real", "unit_real", "unit_notional", "interest_topup"]
@@ -520,7 +522,21 @@ class FundingCommand:
     as_of: dt.date
 
 
-Command = DeadlineCheck | NotionalInterestRequest | FundingCommand | CommandInvalid
+@dataclass(frozen=True, slots=True)
+class AssessedFigures:
+    """One entity's remittances and interest top-ups of an assessed fee period."""
+
+    fiscal_entity_code: str
+    remittances_requested: int
+    remittances_on_time: int
+    remittances_overdue: int
+    remitted_fen: int
+    topups_assessed: int
+    topups_funded: int
+
+
+Command = (DeadlineCheck | NotionalInterestRequest | FundingCommand | AssessmentCommand
+           | CommandInvalid)
 Item = (Registration | PaymentSettled | NoticeOutcome | PersonnelEvent | Command | Unreadable
         | None)
 """What `validation.check` makes of one event; None: an event on our topics that is not ours

@@ -40,6 +40,7 @@ from services.occupational_annuity.model import (
 from shared.cli.entities import FISCAL_ENTITIES
 from shared.contracts import hr
 from shared.contracts.annuity import ANNUITY_FUNDING_REQUESTED, AnnuityFundingRequested
+from shared.contracts.assessment import ASSESSMENT_REQUESTED, AssessmentCommand, AssessmentRequested
 from shared.contracts.fields import (
     NO_CONTROL_CHARACTER_PATTERN,
     Code6,
@@ -71,7 +72,8 @@ NOTICE_FAILED: Final = "transfer.notice.failed.v1"
 DEADLINE_CHECK: Final = "ops.deadline_check.requested.v1"
 NOTIONAL_INTEREST: Final = "ops.notional_interest.requested.v1"
 ANNUITY_FUNDING: Final = ANNUITY_FUNDING_REQUESTED
-COMMAND_TYPES: Final = frozenset({DEADLINE_CHECK, NOTIONAL_INTEREST, ANNUITY_FUNDING})
+COMMAND_TYPES: Final = frozenset({DEADLINE_CHECK, NOTIONAL_INTEREST, ANNUITY_FUNDING,
+                                  ASSESSMENT_REQUESTED})
 PERSONNEL_TYPES: Final = frozenset({hr.MEMBER_RETIRED, hr.BACKCREDIT})
 ANNUITY_PURPOSES: Final = frozenset({"annuity_remittance", "annuity_interest_topup",
                                      "annuity_notional_funding", "annuity_backcredit"})
@@ -82,7 +84,7 @@ CODES_BY_FIELD: Final = {
     "amount": "AMOUNT_INVALID", "amount_settled": "AMOUNT_INVALID",
     "paid_on": "DATE_INVALID", "value_date": "DATE_INVALID",
 }
-COMMAND_CODES: Final = {"as_of": "DATE_INVALID"}
+COMMAND_CODES: Final = {"as_of": "DATE_INVALID", "period": "PERIOD_INVALID"}
 
 
 # ---- reader's views of collection's and fund_transfer's events ---------------------------------
@@ -193,7 +195,8 @@ def check(event_type: str, data: Mapping[str, Any], envelope: Envelope) -> Item:
         DECLARATION_REGISTERED: _registration, CONTRIBUTION_SETTLED: _payment,
         NOTICE_SETTLED: _notice_settled, NOTICE_FAILED: _notice_failed,
         DEADLINE_CHECK: _deadline_check, NOTIONAL_INTEREST: _notional_interest,
-        ANNUITY_FUNDING: _funding_command, hr.MEMBER_RETIRED: _retirement,
+        ANNUITY_FUNDING: _funding_command, ASSESSMENT_REQUESTED: _assessment,
+        hr.MEMBER_RETIRED: _retirement,
         hr.BACKCREDIT: _backcredit,
     }
     try:
@@ -254,6 +257,14 @@ def _deadline_check(data: Mapping[str, Any], envelope: Envelope) -> Item:
     if checked.model is None:
         return CommandInvalid(envelope.entity_id, cap_reasons(checked.reasons, checked.more))
     return DeadlineCheck(checked.model.command_id, parse_date(checked.model.as_of))
+
+
+def _assessment(data: Mapping[str, Any], envelope: Envelope) -> Item:
+    checked = validate_contract(AssessmentRequested, data, COMMAND_CODES)
+    if checked.model is None:
+        return CommandInvalid(envelope.entity_id, cap_reasons(checked.reasons, checked.more))
+    model = checked.model
+    return AssessmentCommand(model.command_id, model.period, parse_date(model.as_of))
 
 
 def _notional_interest(data: Mapping[str, Any], envelope: Envelope) -> Item:

@@ -30,7 +30,7 @@ from shared.contracts.topology import Flow, Key, ServiceFlows
 from shared.contracts.wire import CONTENT_TYPE, RECORD_BYTES_MAX
 
 CONTRACT_MODULES = ("fields", "tax", "collection", "finance", "transfer", "hr", "annuity",
-                    "ops")
+                    "ops", "assessment")
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = REPO / "docs" / "schemas"
 ASYNCAPI_DIR = REPO / "docs" / "asyncapi"

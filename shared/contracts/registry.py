@@ -20,6 +20,10 @@ ENTITY_FIELDS: Final[dict[str, str]] = {
     "finance.transfer.failed.v1": "settlement_id",
     "ops.deadline_check.requested.v1": "command_id",
     "ops.notional_interest.requested.v1": "command_id",
+    "ops.assessment.requested.v1": "command_id",
+    "collection.assessment.computed.v1": "assessment_id",
+    "transfer.assessment.computed.v1": "assessment_id",
+    "annuity.assessment.computed.v1": "assessment_id",
     "ops.command.rejected.v1": "command_id",
     "ops.dlq_replay.performed.v1": "command_id",  # the operator's audit trail; services skip it
     "ops.annuity_funding.requested.v1": "command_id",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from shared.contracts import annuity, collection, finance, hr, tax, transfer
+from shared.contracts import annuity, assessment, collection, finance, hr, tax, transfer
 from shared.contracts.ops import DLQ_REPLAY_PERFORMED
 from shared.contracts.registry import (
     COMMAND_REJECTED,
@@ -85,22 +85,26 @@ TOPICS: Final[tuple[Topic, ...]] = (
           "operators (pension-ops)",
           # The operator tool's own audit trail of replays rides with the commands.
           (DEADLINE_CHECK_REQUESTED, NOTIONAL_INTEREST_REQUESTED, DLQ_REPLAY_PERFORMED,
+           assessment.ASSESSMENT_REQUESTED,
            annuity.ANNUITY_FUNDING_REQUESTED)),
     Topic(TOPIC_HR_EVENTS, ENTITY_KEY,
           "Retirements (做实 of the member's notional balance) and back-credits (补记) of "
           "occupational annuity members.",
           "personnel (hr) systems of institutions", (hr.MEMBER_RETIRED, hr.BACKCREDIT)),
     Topic(collection.TOPIC_DECLARATIONS, USCC_KEY,
-          "Registered and rejected declarations, payments matched to them, overdue employers."),
+          "Registered and rejected declarations, payments matched to them, overdue employers, "
+          "annuity-base findings and the collection assessment figures."),
     Topic(transfer.TOPIC_NOTICES, SOURCE_ENTITY_KEY,
           "Transfer notices for the finance systems to execute, and what became of them."),
     Topic(transfer.TOPIC_OBLIGATIONS, ENTITY_KEY,
-          "Subsidy obligations of the leagues/cities: fulfilled, short or overpaid."),
+          "Subsidy obligations of the leagues/cities: fulfilled, short or overpaid; budgets, "
+          "missing appropriations and the transfer assessment figures."),
     Topic(transfer.TOPIC_REQUESTS, SOURCE_ENTITY_KEY,
           "Internal: other services ask fund_transfer to move money."),
     Topic(annuity.TOPIC_LEDGER, ENTITY_KEY,
           "The occupational annuity's credits, remittances, interest top-ups, notional "
-          "interest, 做实 fundings, 补记 back-credits and rejected personnel events."),
+          "interest, 做实 fundings, 补记 back-credits, rejected personnel events and the "
+          "annuity's assessment figures."),
 )
 
 KEY_BY_TYPE: Final[dict[str, Key]] = {
@@ -115,6 +119,7 @@ KEY_BY_TYPE: Final[dict[str, Key]] = {
     COMMAND_REJECTED: Key("the name of the service that rejects the command",
                           enum=SERVICE_NAMES),
     annuity.NOTIONAL_INTEREST_REFUSED: Key("the region's fiscal entity code", enum=("150000",)),
+    assessment.COLLECTION_ASSESSED: ENTITY_KEY,
     annuity.HR_EVENT_REJECTED: ECHOED_KEY,
 }
 """Event types keyed otherwise than the rest of their topic."""
@@ -161,14 +166,15 @@ SERVICES: Final[dict[str, ServiceFlows]] = {
         consumes=(
             Flow(tax.TOPIC_DECLARATIONS, (tax.DECLARED, tax.ENTERPRISE_ANNUITY_DECLARED)),
             Flow(tax.TOPIC_PAYMENTS, (tax.PAID,)),
-            Flow(TOPIC_OPS_COMMANDS, (DEADLINE_CHECK_REQUESTED,)),
+            Flow(TOPIC_OPS_COMMANDS, (DEADLINE_CHECK_REQUESTED, assessment.ASSESSMENT_REQUESTED)),
         ),
         publishes=(
             Flow(collection.TOPIC_DECLARATIONS, (
                 collection.REGISTERED, collection.DECLARATION_REJECTED, collection.SETTLED,
                 collection.PAYMENT_REJECTED, collection.OVERDUE,
                 collection.ENTERPRISE_ANNUITY_REGISTERED, collection.ENTERPRISE_ANNUITY_REJECTED,
-                collection.ANNUITY_BASE_FINDING, collection.ANNUITY_BASE_RESOLVED)),
+                collection.ANNUITY_BASE_FINDING, collection.ANNUITY_BASE_RESOLVED,
+                assessment.COLLECTION_ASSESSED)),
             _COMMANDS_OUT,
         ),
     ),
@@ -182,7 +188,7 @@ SERVICES: Final[dict[str, ServiceFlows]] = {
             Flow(finance.TOPIC_BUDGETS, (finance.BUDGETED,)),
             Flow(finance.TOPIC_SETTLEMENTS, (finance.SETTLED, finance.FAILED)),
             Flow(transfer.TOPIC_REQUESTS, (transfer.REQUESTED,)),
-            Flow(TOPIC_OPS_COMMANDS, (DEADLINE_CHECK_REQUESTED,)),
+            Flow(TOPIC_OPS_COMMANDS, (DEADLINE_CHECK_REQUESTED, assessment.ASSESSMENT_REQUESTED)),
         ),
         publishes=(
             Flow(transfer.TOPIC_NOTICES, (
@@ -192,7 +198,8 @@ SERVICES: Final[dict[str, ServiceFlows]] = {
                 transfer.OBLIGATION_FULFILLED, transfer.OBLIGATION_SHORTFALL,
                 transfer.OBLIGATION_OVERPAID, transfer.APPROPRIATION_REJECTED,
                 transfer.BUDGET_RECORDED, transfer.BUDGET_REJECTED,
-                transfer.APPROPRIATION_MISSING, transfer.APPROPRIATION_BELOW_BUDGET)),
+                transfer.APPROPRIATION_MISSING, transfer.APPROPRIATION_BELOW_BUDGET,
+                assessment.TRANSFER_ASSESSED)),
             _COMMANDS_OUT,
         ),
     ),
@@ -206,6 +213,7 @@ SERVICES: Final[dict[str, ServiceFlows]] = {
             Flow(transfer.TOPIC_NOTICES, (transfer.NOTICE_SETTLED, transfer.NOTICE_FAILED)),
             Flow(TOPIC_HR_EVENTS, (hr.MEMBER_RETIRED, hr.BACKCREDIT)),
             Flow(TOPIC_OPS_COMMANDS, (DEADLINE_CHECK_REQUESTED, NOTIONAL_INTEREST_REQUESTED,
+                                      assessment.ASSESSMENT_REQUESTED,
                                       annuity.ANNUITY_FUNDING_REQUESTED)),
         ),
         publishes=(
@@ -217,7 +225,7 @@ SERVICES: Final[dict[str, ServiceFlows]] = {
                 annuity.NOTIONAL_INTEREST_REFUSED, annuity.NOTIONAL_INTEREST_ADJUSTED,
                 annuity.NOTIONAL_FUNDING_REQUESTED, annuity.NOTIONAL_FUNDING_COMPLETED,
                 annuity.BACKCREDIT_REQUESTED, annuity.BACKCREDIT_COMPLETED,
-                annuity.HR_EVENT_REJECTED)),
+                annuity.HR_EVENT_REJECTED, assessment.ANNUITY_ASSESSED)),
             Flow(transfer.TOPIC_REQUESTS, (transfer.REQUESTED,)),
             _COMMANDS_OUT,
         ),

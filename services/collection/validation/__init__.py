@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
 from services.collection.rules import BaseBounds, Rates, Rules
+from shared.contracts.assessment import AssessmentRequested
 from shared.contracts.fields import (
     DeadlineCheckRequested,
     cap_reasons,
@@ -431,15 +432,28 @@ def check_payment(data: Mapping[str, Any], entity_id: str) -> PaymentCheck:
 
 
 class CommandCheck(NamedTuple):
-    """The verdict on an `ops.deadline_check.requested.v1`: its as_of date, or reasons."""
+    """The verdict on a command (a deadline check or an assessment): its as_of date (and the
+    assessed period), or reasons."""
 
     command_id: str
     as_of: dt.date | None
     reasons: list[dict[str, Any]]
+    period: str | None = None
+
+
+COMMAND_CODES: Final = {"as_of": "DATE_INVALID", "period": "PERIOD_INVALID"}
 
 
 def check_deadline_command(data: Mapping[str, Any], entity_id: str) -> CommandCheck:
-    checked = validate_contract(DeadlineCheckRequested, data, {"as_of": "DATE_INVALID"})
+    checked = validate_contract(DeadlineCheckRequested, data, COMMAND_CODES)
     if checked.model is None:
         return CommandCheck(entity_id, None, cap_reasons(checked.reasons, checked.more))
     return CommandCheck(checked.model.command_id, dt.date.fromisoformat(checked.model.as_of), [])
+
+
+def check_assessment_command(data: Mapping[str, Any], entity_id: str) -> CommandCheck:
+    checked = validate_contract(AssessmentRequested, data, COMMAND_CODES)
+    if checked.model is None:
+        return CommandCheck(entity_id, None, cap_reasons(checked.reasons, checked.more))
+    model = checked.model
+    return CommandCheck(model.command_id, dt.date.fromisoformat(model.as_of), [], model.period)

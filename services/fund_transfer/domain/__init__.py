@@ -91,7 +91,7 @@ def needs(items: Iterable[Item], rules: Rules) -> Needs:
         elif isinstance(item, Budget):
             wanted.budget_ids.add(item.budget_id)
             wanted.budget_keys.add(item.key)
-        else:
+        elif isinstance(item, Invalid):
             _need_invalid(wanted, item)
     return wanted
 
@@ -115,6 +115,8 @@ def apply(ws: WorkingSet, item: Item, rules: Rules) -> list[Outbound]:
         return [*check_deadlines(ws, item.as_of), *budgets.check_budgets(ws, item.as_of, rules)]
     if isinstance(item, Budget):
         return budgets.record_budget(ws, item)
+    # An assessment reads the tables, not the working set: the handler runs it (handlers.py).
+    assert isinstance(item, Invalid), type(item).__name__
     return [events.rejected(with_known_conflict(ws, item))]
 
 

@@ -13,6 +13,7 @@ replay or a concurrent zombie batch finds the work done instead of doing it agai
 - notional: notional interest postings and years.
 """
 
+from services.occupational_annuity.store.assessment import assessment
 from services.occupational_annuity.store.credits import (
     add_collected,
     drop_waiting_payments,
@@ -64,6 +65,7 @@ from services.occupational_annuity.store.requests import (
 
 __all__ = [
     "add_collected",
+    "assessment",
     "claim_notices",
     "claim_notional_postings",
     "claim_overdue_reports",
