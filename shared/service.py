@@ -24,6 +24,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 
 from shared.access import RUNS_WITH_A_ROLE, database_role
 from shared.clock import Clock, SystemClock
+from shared.contracts.assessment import ASSESSMENT_REQUESTED
 from shared.contracts.registry import ENTITY_FIELDS, TOPIC_OPS_COMMANDS
 from shared.db import check_migrated, create_pool, migrate
 from shared.http import HealthServer
@@ -364,9 +365,10 @@ SCHEDULE_SLEEP_S_MAX = 3600.0  # wake at least hourly: a suspended host or a clo
 
 
 async def _schedule(spec: ServiceSpec, runtime: Runtime) -> None:
-    """Publish this service's daily commands through its own outbox, so they are auditable and
-    replayable: each day from the day after the latest recorded (every missed day, in order)
-    through the latest day whose hour has come. The very first start only records its day."""
+    """Publish this service's scheduled commands (daily, and the monthly assessment) through its
+    own outbox, so they are auditable and replayable: each day from the day after the latest
+    recorded (every missed day, in order) through the latest day whose hour has come. The very
+    first start only records its day."""
     hour = runtime.settings.schedule_hour_local
     while True:
         now = runtime.clock.now()
@@ -418,16 +420,33 @@ async def publish_scheduled_commands(
         days = [latest_done + dt.timedelta(days=n)
                 for n in range(1, (latest_due - latest_done).days + 1)]
         for day in days:
-            command_id = f"schedule-{spec.name}-{day.isoformat()}"
-            cause = Cause(f"/{spec.name}/schedule", command_id, command_id)
             for command_type in spec.scheduled_command_types:
-                outbox.event(topic=TOPIC_OPS_COMMANDS, key=spec.name, event_type=command_type,
-                             data={"command_id": command_id, "as_of": day.isoformat()},
-                             cause=cause)
+                data = scheduled_command(spec.name, command_type, day,
+                                         runtime.settings.assessment_day_of_month)
+                if data is not None:
+                    cause = Cause(f"/{spec.name}/schedule", data["command_id"],
+                                  data["command_id"])
+                    outbox.event(topic=TOPIC_OPS_COMMANDS, key=spec.name,
+                                 event_type=command_type, data=data, cause=cause)
         await conn.executemany("INSERT INTO scheduled_day (as_of, published) VALUES ($1, true)",
                                [(day,) for day in days])
         await outbox.flush(conn)
     return days
+
+
+def scheduled_command(service: str, command_type: str, day: dt.date,
+                      assessment_day: int) -> dict[str, str] | None:
+    """The data of a scheduled command of `day`, or None when it is not due that day. A deadline
+    check is daily; the assessment (考核) of the previous month is monthly, on `assessment_day`,
+    after that month's remittances and appropriations fell due. Ids derive from the day, so a
+    day published twice (it never is: scheduled_day records it) would be one command."""
+    if command_type != ASSESSMENT_REQUESTED:
+        return {"command_id": f"schedule-{service}-{day.isoformat()}", "as_of": day.isoformat()}
+    if day.day != assessment_day:
+        return None
+    period = (day.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+    return {"command_id": f"schedule-{service}-assessment-{period}", "period": period,
+            "as_of": day.isoformat()}
 
 
 async def _stop(runtime: Runtime) -> None:

@@ -77,6 +77,9 @@ class Settings(KafkaAccess, MigrationSettings):
 
     schedule_enabled: bool = True
     schedule_hour_local: int = Field(1, ge=0, le=23)
+    # The scheduler assesses the previous month on this day (the annuity's remittances of a month
+    # fall due on the 15th of the next; appropriations by the month's last day).
+    assessment_day_of_month: int = Field(16, ge=1, le=28)
 
     crash_at: CrashPoint | None = Field(None, alias="PENSION_CRASH_AT")
     # Set by a supervisor (deploy/services.sh): how often it restarted this service and the exit

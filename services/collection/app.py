@@ -5,6 +5,7 @@ from __future__ import annotations
 from services.collection import SERVICE_NAME, store
 from services.collection.handlers import DEADLINE_CHECK, make_handling
 from services.collection.rules import load_rules
+from shared.contracts.assessment import ASSESSMENT_REQUESTED
 from shared.contracts.topology import SERVICES
 from shared.messaging import Handling
 from shared.service import Runtime, ServiceSpec, run_service
@@ -27,7 +28,7 @@ def spec() -> ServiceSpec:
         business_gauges=store.gauges,
         migrations_package="services.collection.migrations",
         http_port_default=HTTP_PORT_DEFAULT,
-        scheduled_command_types=(DEADLINE_CHECK,),
+        scheduled_command_types=(DEADLINE_CHECK, ASSESSMENT_REQUESTED),
         description="Validates and registers contribution declarations, matches payments, "
         "computes late fees and reports overdue employers.",
     )

@@ -12,6 +12,7 @@ from services.fund_transfer.handlers import make_handling
 from services.fund_transfer.model import NOTICE_ATTEMPT_COUNT_MAX_DEFAULT, Rules
 from services.fund_transfer.rules import load_account_book
 from services.fund_transfer.validation import DEADLINE_CHECK
+from shared.contracts.assessment import ASSESSMENT_REQUESTED
 from shared.contracts.topology import SERVICES
 from shared.logging import get_logger
 from shared.messaging import Handling
@@ -50,7 +51,7 @@ def spec() -> ServiceSpec:
         handler_factory=_handler,
         migrations_package="services.fund_transfer.migrations",
         http_port_default=8102,
-        scheduled_command_types=(DEADLINE_CHECK,),
+        scheduled_command_types=(DEADLINE_CHECK, ASSESSMENT_REQUESTED),
         description=__doc__ or "",
         business_gauges=store.gauges,
     )

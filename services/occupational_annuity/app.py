@@ -6,6 +6,7 @@ from services.occupational_annuity import SERVICE_NAME, store
 from services.occupational_annuity.handlers import make_handling
 from services.occupational_annuity.rules import load_rules
 from services.occupational_annuity.validation import DEADLINE_CHECK
+from shared.contracts.assessment import ASSESSMENT_REQUESTED
 from shared.contracts.topology import SERVICES
 from shared.messaging import Handling
 from shared.service import Runtime, ServiceSpec, run_service
@@ -28,7 +29,7 @@ def spec() -> ServiceSpec:
         business_gauges=store.gauges,
         migrations_package="services.occupational_annuity.migrations",
         http_port_default=8103,
-        scheduled_command_types=(DEADLINE_CHECK,),
+        scheduled_command_types=(DEADLINE_CHECK, ASSESSMENT_REQUESTED),
         description=__doc__ or "",
     )
 

@@ -154,9 +154,11 @@ class ServiceFlows:
         return f"{self.name}.dlq"
 
 
-# Each service's scheduler publishes its own daily deadline check on ops.commands, and each
-# answers a command it cannot accept there: both are part of what it publishes.
-_COMMANDS_OUT: Final = Flow(TOPIC_OPS_COMMANDS, (COMMAND_REJECTED, DEADLINE_CHECK_REQUESTED))
+# Each service's scheduler publishes its own daily deadline check and monthly assessment on
+# ops.commands, and each answers a command it cannot accept there: all are part of what it
+# publishes.
+_COMMANDS_OUT: Final = Flow(TOPIC_OPS_COMMANDS, (COMMAND_REJECTED, DEADLINE_CHECK_REQUESTED,
+                                                assessment.ASSESSMENT_REQUESTED))
 
 SERVICES: Final[dict[str, ServiceFlows]] = {
     "collection": ServiceFlows(
