@@ -27,8 +27,10 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "report", parents=[common], help="a month's figures per fiscal entity, reconciled",
         description="Contributions, subsidies and occupational annuity of a fee period per "
                     "fiscal entity (the 14 leagues/cities and the region), with top-ups, "
-                    "notional balances, 做实 fundings and 补记 back-credits to date, totals and "
-                    "reconciliation checks, from " + ", ".join(REPORT_TOPICS) + ".",
+                    "notional balances, 做实 fundings and 补记 back-credits to date; budgets "
+                    "against appropriations, the latest assessment (考核), annuity base findings "
+                    "and enterprise annuity filings of the period; totals and reconciliation "
+                    "checks, from " + ", ".join(REPORT_TOPICS) + ".",
     )
     report.add_argument("period", type=period_arg, metavar="PERIOD", help="YYYY-MM")
     report.add_argument("--strict", action="store_true",

@@ -3,7 +3,8 @@
 Feed every event with `ReportBuilder.add` in the order read; `build()` returns sections of
 per-entity rows, totals computed separately from the rows, and the reconciliation checks. Money is
 integer fen throughout; yuan strings are parsed once, here, at the edge. The sections on notional
-money, fundings and back-credits are report_annuity.py's.
+money, fundings and back-credits are report_annuity.py's; those on budgets, the assessment,
+annuity bases and enterprise annuity filings are report_oversight.py's.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Final
 
-from shared.cli import report_annuity
+from shared.cli import report_annuity, report_oversight
 from shared.cli.common import yuan
 from shared.cli.entities import REGION, fiscal_entity_for_region
 from shared.cli.report_section import Column, Section, dicts_of, empty_rows, fen_of
@@ -72,6 +73,7 @@ class ReportBuilder:
         self.assessed: dict[str, dict[str, Any]] = {}
         self.allocated: dict[str, dict[str, Any]] = {}
         self.money = report_annuity.AnnuityMoney()
+        self.oversight = report_oversight.Oversight(period)
 
     # ---- intake -------------------------------------------------------------------------------
 
@@ -88,6 +90,9 @@ class ReportBuilder:
         self._route(str(event.get("type")), offset, event["data"])
 
     def _route(self, event_type: str, offset: int, data: dict[str, Any]) -> None:
+        if event_type in report_oversight.TYPES:
+            self.oversight.add(event_type, offset, data)
+            return
         if event_type in report_annuity.TYPES:
             self.money.add(event_type, data)  # notices also go on to the subsidy figures
         if event_type in OBLIGATION_TYPES:
@@ -155,12 +160,13 @@ class ReportBuilder:
     # ---- rejected declarations: where they belong ---------------------------------------------
 
     def unattributed_rejections(self) -> set[str]:
-        """Rejected, never registered, and the rejection does not say its entity and period."""
+        """Rejected, never registered, and the rejection does not say its entity and period
+        (no rejected enterprise annuity filing does)."""
         return {
             declaration_id for declaration_id, data in self.rejected.items()
             if declaration_id not in self.registered
             and not (data.get("fiscal_entity_code") and data.get("fee_period"))
-        }
+        } | self.oversight.unplaced()
 
     def add_declared(self, data: dict[str, Any]) -> None:
         """An inbound declaration, read only to place rejections that do not name their period."""
@@ -178,7 +184,8 @@ class ReportBuilder:
 
     def build(self) -> Report:
         sections = (self._collection(), self._subsidies(), self._annuity(), self._topups(),
-                    *self.money.sections(self.credited))
+                    *self.money.sections(self.credited),
+                    *self.oversight.sections(self._rejection_place))
         for section in sections:
             _check_rows_equal_totals(section)
         return Report(self.period, sections, dict(self.events_read), self.unreadable)
