@@ -16,6 +16,12 @@ SECTIONS: Final[dict[str, str]] = {
     "notional": "职业年金记账部分（全部所属期，截至目前）",
     "fundings": "职业年金做实（记账部分拨付）",
     "backcredits": "职业年金补记",
+    "budgets": "预算：地方补助预算与拨付（最近一次到期检查）",
+    "assessment_collection": "考核：社会保险费征收",
+    "assessment_transfer": "考核：地方财政补助上划",
+    "assessment_annuity": "考核：职业年金上划与补息",
+    "annuity_bases": "年金基数比对：职业年金与基本养老保险缴费基数",
+    "enterprise_annuity": "企业年金申报",
 }
 
 COLUMNS: Final[dict[str, str]] = {
@@ -50,6 +56,30 @@ COLUMNS: Final[dict[str, str]] = {
     "members": "人数",
     "completed": "已完成",
     "backcredits": "补记笔数",
+    "budgeted": "月度预算",
+    "months_missing": "未拨付月数",
+    "months_below": "低于预算月数",
+    "appropriated": "已拨付",
+    "paid_on_time": "按期缴清",
+    "findings_open": "未结基数差异",
+    "institution_members": "机关事业单位参保人数",
+    "without_annuity": "未参加职业年金人数",
+    "in_full": "足额上划",
+    "on_time": "按期",
+    "days_open": "逾期天数",
+    "missing": "未拨付",
+    "below_budget": "低于预算",
+    "remittances": "上划申请",
+    "topups": "补息核定",
+    "topups_funded": "补息已拨付",
+    "findings": "差异",
+    "base_mismatch": "基数不一致",
+    "basic_missing": "缺基本养老申报",
+    "unresolved": "未消除",
+    "resolved": "已消除",
+    "payroll": "工资总额",
+    "employer": "单位缴费",
+    "employee": "个人缴费",
 }
 
 SERVICES: Final[dict[str, str]] = {
