@@ -1,5 +1,6 @@
 """The console's pure parts: sign-in limits and sessions, secret files, what the read model
-keeps of an event, chart geometry, and templates that escape what they show."""
+keeps of an event, a Chinese label for every report section and column, chart geometry, and
+templates that escape what they show."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from services.console import auth, charts, domain
+from services.console import auth, charts, domain, labels
 from services.console.web import templates
+from shared.cli.report_model import ReportBuilder
 from shared.contracts.wire import Envelope
 
 
@@ -115,6 +117,16 @@ def test_the_console_reads_the_report_topics_and_every_services_dead_letters() -
     assert "tax.contribution.declared.v1" in domain.HANDLED_TYPES
     assert domain.DEAD_LETTER_TOPICS == ("collection.dlq", "fund_transfer.dlq",
                                          "occupational_annuity.dlq")
+
+
+def test_every_section_and_column_of_the_report_has_a_chinese_label() -> None:
+    sections = ReportBuilder("2025-03").build().sections
+    assert {s.key for s in sections} <= set(labels.SECTIONS)
+    assert {c.name for s in sections for c in s.columns} <= set(labels.COLUMNS)
+    assert labels.section("budgets", "?").startswith("预算")
+    assert labels.section("assessment_transfer", "?").startswith("考核")
+    assert labels.section("annuity_bases", "?").startswith("年金基数比对")
+    assert labels.section("enterprise_annuity", "?").startswith("企业年金")
 
 
 def test_bars_scale_to_the_largest_value_and_show_yuan() -> None:
