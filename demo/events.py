@@ -24,6 +24,7 @@ CONTENT_TYPE: Final = "application/cloudevents+json"
 DECLARATIONS: Final = "tax.contribution.declarations"
 PAYMENTS: Final = "tax.contribution.payments"
 APPROPRIATIONS: Final = "finance.subsidy.appropriations"
+BUDGETS: Final = "finance.subsidy.budgets"
 SETTLEMENTS: Final = "finance.transfer.settlements"
 COMMANDS: Final = "ops.commands"
 

@@ -1,14 +1,18 @@
 """`python -m demo.feed`: publish a realistic month and walk it through its deadlines.
 
-Steps: an early payment, the declarations (one revised before payment), the subsidy
-appropriations, the payments; then, unless --inbound-only, wait until the services are idle,
-settle the subsidy notices they issued (one partial, one failed and its replacement, one
-overpaid), run deadline checks on the 6th and 16th of the next month and settle the annuity
-remittance and top-up notices each check makes the services issue; then post the notional
-interest of 2019-2024, send retirements (做实), back-credits (补记), a funding command and two
-events the annuity service rejects, and pay the funding and back-credit notices: one funding
-notice a third, then it fails and its replacement is paid the rest. Progress goes to stderr, a
-summary to stdout. Exit 0 when everything predicted happened, 1 otherwise, 2 on a usage error.
+Steps: an early payment, the declarations (one revised before payment, one annuity line's base
+not the basic pension's), enterprise annuity filings (one over its cap), the year's budgets, the
+subsidy appropriations (none from one city, one below its budget), the payments; then, unless
+--inbound-only, wait until the services are idle, settle the subsidy notices they issued (one
+partial, one failed and its replacement, one overpaid), run deadline checks on the 6th and 16th
+of the next month and settle the annuity remittance and top-up notices each check makes the
+services issue, ask for the assessment (考核) of the month as of the second check; then post the
+notional interest of 2019-2024, send retirements (做实), back-credits (补记), a funding command
+and two events the annuity service rejects, and pay the funding and back-credit notices: one
+funding notice a third, then it fails and its replacement is paid the rest; last, read the
+month's report for the budget gaps, the base finding, the rejected filing and the assessment.
+Progress goes to stderr, a summary to stdout. Exit 0 when everything predicted happened, 1
+otherwise, 2 on a usage error.
 
 Each record goes out as the principal that publishes it in production (shared/access.py
 `writer_of`): declarations and payments as tax-bureau, appropriations and settlements as finance,
@@ -36,7 +40,7 @@ from typing import Any, Final
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from demo import finance
+from demo import finance, oversight
 from demo.events import CONTENT_TYPE, Message
 from demo.generate import DemoMonth, FeedConfig, generate_month
 from demo.personnel import PredictedPayment
@@ -44,6 +48,7 @@ from shared.access import FINANCE, OPERATOR, PRINCIPALS, writer_of
 from shared.cli.common import CliEnv, CliError, UsageError, period_arg, print_json
 from shared.cli.kafka import consumer, partitions_of, producer
 from shared.cli.progress import Progress
+from shared.cli.report import build_report
 from shared.cli.status import wait_idle
 from shared.clock import SHANGHAI
 from shared.contracts.wire import NotJsonError, loads_strict
@@ -135,6 +140,7 @@ class NoticeWatcher:
 class Outcome:
     missing: list[str] = field(default_factory=list)
     settled_requests: int = 0
+    oversight: list[str] = field(default_factory=list)
 
 
 async def feed(config: FeedConfig, env: CliEnv, *, inbound_only: bool, wait_s: int,
@@ -149,6 +155,8 @@ async def feed(config: FeedConfig, env: CliEnv, *, inbound_only: bool, wait_s: i
         publisher = Publisher(producers, env)
         await publisher.publish(month.early, "payment before its declaration")
         await publisher.publish(month.declaration_messages, "declarations")
+        await publisher.publish(month.filing_messages, "enterprise annuity filings")
+        await publisher.publish(month.budget_messages, "budgets of the year")
         await publisher.publish(month.appropriation_messages, "appropriations")
         await publisher.publish(month.payment_messages, "payments")
         if inbound_only:
@@ -189,7 +197,18 @@ class Walkthrough:
             await self.settle_subsidies(watcher)
             await _idle(self.env, self.wait_s)
             await self.run_checks(watcher)
+            await self.publisher.publish([self.month.assessment], "assessment command")
+            await _idle(self.env, self.wait_s)
             await self.fund_and_backcredit(watcher)
+        await self.read_oversight()
+
+    async def read_oversight(self) -> None:
+        """The budget gaps, the base finding, the rejected filing and the assessment, as the
+        report shows them: a case the services did not report counts as missing."""
+        report = await build_report(self.env, self.month.config.period, self.wait_s)
+        lines, missed = oversight.outcome_lines(report, self.month.oversight)
+        self.outcome.oversight += lines
+        self.outcome.missing += [f"{what} (not in the report)" for what in missed]
 
     async def settle_subsidies(self, watcher: NoticeWatcher) -> None:
         """The services are idle when this starts, so the notices are out or never will be."""
@@ -299,6 +318,9 @@ def summarize(month: DemoMonth, published: Counter[str], outcome: Outcome | None
         "published": dict(published),
         "inbound_only": inbound_only,
         "settled_requests": outcome.settled_requests if outcome else 0,
+        "budgets": len(month.budget_messages),
+        "enterprise_annuity_filings": len(month.filing_messages),
+        "oversight": outcome.oversight if outcome else [],
         "missing": outcome.missing if outcome else [],
     }
 
@@ -325,6 +347,8 @@ def print_summary(summary: dict[str, Any]) -> None:
           f"{summary['personnel_events_rejected_on_purpose']} personnel events invalid on purpose")
     for label, count in summary["published"].items():
         print(f"published {count:>6}  {label}")
+    for line in summary["oversight"]:
+        print(f"reported: {line}")
     if summary["missing"]:
         print(f"never issued by the services ({len(summary['missing'])}): "
               + "; ".join(summary["missing"]))

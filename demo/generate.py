@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
-from demo import finance
+from demo import finance, oversight
 from demo.events import DECLARATIONS, PAYMENTS, TAX_SOURCE, Message, message, period_day
 from demo.identities import (
     USCC_KIND_ENTERPRISE,
@@ -165,6 +165,10 @@ class DemoMonth:
     predicted_requests: tuple[finance.PredictedRequest, ...]
     deadline_checks: tuple[Message, ...]
     personnel: Personnel  # after the checks: interest, retirements, back-credits, a command
+    budget_messages: tuple[Message, ...]  # before the appropriations
+    filing_messages: tuple[Message, ...]  # enterprise annuity, with the declarations
+    assessment: Message  # after the deadline checks
+    oversight: oversight.Oversight
 
     @property
     def line_count(self) -> int:
@@ -318,11 +322,8 @@ def with_defect(rng: random.Random, declaration: Declaration, defect: str,
         floor_fen, cap_fen = BASE_BOUNDS_FEN[year]
         base = (floor_fen - rng.randint(1, floor_fen // 200) * 100 if rng.randrange(2)
                 else cap_fen + rng.randint(1, 5_000) * 100)
-        employer_bps, employee_bps = RATES_BPS[data["scheme"]]
         # Amounts follow the wrong base, so the base is the only thing wrong with the line.
-        lines[0].update(base=format_yuan(base),
-                        employer_amount=format_yuan(amount_for_rate(base, employer_bps)),
-                        employee_amount=format_yuan(amount_for_rate(base, employee_bps)))
+        rebase(lines[0], base, data["scheme"])
     elif defect == "amount_mismatch":
         lines[0]["employer_amount"] = format_yuan(parse_yuan(lines[0]["employer_amount"]) + 1)
     elif defect == "duplicate_person":
@@ -352,11 +353,35 @@ def revised(rng: random.Random, declaration: Declaration, year: int) -> Declarat
     base = parse_yuan(line["base"]) + 50_000
     if base > cap_fen:
         base -= 100_000  # 500.00 below instead: the cap is far above the floor
-    employer_bps, employee_bps = RATES_BPS[data["scheme"]]
-    line.update(base=format_yuan(base),
-                employer_amount=format_yuan(amount_for_rate(base, employer_bps)),
-                employee_amount=format_yuan(amount_for_rate(base, employee_bps)))
+    rebase(line, base, data["scheme"])
     return as_declaration(data, "replaced")
+
+
+def rebase(line: dict[str, Any], base_fen: int, scheme: str) -> None:
+    """The line's base and the amounts that follow from it."""
+    employer_bps, employee_bps = RATES_BPS[scheme]
+    line.update(base=format_yuan(base_fen),
+                employer_amount=format_yuan(amount_for_rate(base_fen, employer_bps)),
+                employee_amount=format_yuan(amount_for_rate(base_fen, employee_bps)))
+
+
+def shift_annuity_base(rng: random.Random, current: list[Declaration], year: int) -> str:
+    """One valid annuity declaration paid on time, whose employer's basic pension declaration
+    is valid too, declares its first line's base 100.00 above the basic pension's (below at the
+    cap): a finding of collection, not a rejection. Returns its declaration id."""
+    valid_basic = {d.data["employer_uscc"] for d in current
+                   if d.scheme == "institution_basic" and d.defect is None}
+    index = rng.choice([i for i, d in enumerate(current)
+                        if d.scheme == "occupational_annuity" and d.defect is None
+                        and d.behaviour == "on_time" and d.data["employer_uscc"] in valid_basic])
+    declaration = current[index]
+    data = {**declaration.data, "lines": [dict(line) for line in declaration.data["lines"]]}
+    base = parse_yuan(data["lines"][0]["base"]) + oversight.BASE_SHIFT_FEN
+    if base > BASE_BOUNDS_FEN[year][1]:
+        base -= 2 * oversight.BASE_SHIFT_FEN
+    rebase(data["lines"][0], base, data["scheme"])
+    current[index] = as_declaration(data, declaration.behaviour)
+    return declaration.declaration_id
 
 
 def backlog_declarations(rng: random.Random, employers: Sequence[Employer],
@@ -455,13 +480,15 @@ def generate_month(config: FeedConfig) -> DemoMonth:
     first = revised(rng, final, year)
     first = replace(first, data={**first.data, "revision": 0})
     backlog = backlog_declarations(rng, employers, config)
+    mismatch = shift_annuity_base(oversight.side_rng(config.seed, "bases"), current, year)
     return _assemble(rng, config, employers, current, backlog=backlog, first_revision=first,
-                     early_index=early_index, revised_index=revised_index)
+                     early_index=early_index, revised_index=revised_index, mismatch=mismatch)
 
 
 def _assemble(rng: random.Random, config: FeedConfig, employers: list[Employer],
               current: list[Declaration], *, backlog: list[Declaration],
-              first_revision: Declaration, early_index: int, revised_index: int) -> DemoMonth:
+              first_revision: Declaration, early_index: int, revised_index: int,
+              mismatch: str) -> DemoMonth:
     special = (early_index, revised_index)
     numbers = _PaymentNumbers(config.seed, config.period)
     payments = {i: payments_for(rng, d, numbers) for i, d in enumerate(current)}
@@ -473,6 +500,12 @@ def _assemble(rng: random.Random, config: FeedConfig, employers: list[Employer],
         published.append(declaration)
     published.extend(backlog)
     cases, appropriations = finance.appropriations(rng, config.period, config.seed)
+    missing, below = oversight.gap_entities(oversight.side_rng(config.seed, "gaps"), cases)
+    budgets = oversight.budget_messages(cases, missing, below, config.period, config.seed)
+    # The city with no appropriation this month: regional finance's budget still expects one.
+    appropriations = [m for m in appropriations if m.key != missing]
+    cases = [c for c in cases if c.fiscal_entity_code != missing]
+    filings, rejected = oversight.filing_messages(employers, config.period, config.seed)
     return DemoMonth(
         config=config, employers=tuple(employers), declarations=tuple(published),
         early=tuple(payments[early_index]),
@@ -486,4 +519,8 @@ def _assemble(rng: random.Random, config: FeedConfig, employers: list[Employer],
         predicted_requests=tuple(finance.predict_requests(current + backlog)),
         deadline_checks=tuple(finance.deadline_checks(config.period, config.seed)),
         personnel=personnel(rng, employers, current + backlog, config.seed),
+        budget_messages=tuple(budgets), filing_messages=tuple(filings),
+        assessment=oversight.assessment_command(
+            config.period, finance.check_dates(config.period)[-1], config.seed),
+        oversight=oversight.Oversight(missing, below, rejected, len(filings), mismatch),
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from demo import finance
+from demo import finance, oversight
 from demo.events import Message
 from demo.generate import (
     BASE_BOUNDS_FEN,
@@ -23,6 +23,7 @@ from demo.generate import (
 )
 from shared.cli.entities import LEAGUES_AND_CITIES, REGION, fiscal_entity_for_region
 from shared.cli.progress import Progress
+from shared.contracts.assessment import AssessmentRequested
 from shared.contracts.export import event_models
 from shared.contracts.fields import DeadlineCheckRequested
 from shared.contracts.registry import ENTITY_FIELDS
@@ -139,9 +140,11 @@ def test_each_record_is_a_readable_cloudevent_keyed_as_the_contracts_say(
         month: DemoMonth) -> None:
     keys: dict[str, str | None] = {"tax.contribution.declarations": "employer_uscc",
             "tax.contribution.payments": None, "finance.subsidy.appropriations":
-            "fiscal_entity_code", "ops.commands": None}
+            "fiscal_entity_code", "finance.subsidy.budgets": "fiscal_entity_code",
+            "ops.commands": None}
     for m in (*month.declaration_messages[:50], *month.payment_messages[:50],
-              *month.appropriation_messages, *month.deadline_checks):
+              *month.appropriation_messages, *month.deadline_checks, *month.budget_messages,
+              *month.filing_messages, month.assessment):
         envelope = read_envelope(m.value("2025-03-01T10:00:00.000+08:00"), ENTITY_FIELDS)
         assert envelope.type == m.event_type
         key_field = keys[m.topic]
@@ -227,8 +230,9 @@ def test_subsidies_settle_in_full_except_one_partial_one_failed_and_one_overpaid
         month: DemoMonth) -> None:
     cases = month.subsidy_cases
     assert {(c.fiscal_entity_code, c.fund) for c in cases} == {
-        (e, f) for e in LEAGUES_AND_CITIES for f in finance.FUNDS}
-    assert Counter(c.outcome for c in cases) == {"full": 25, "partial": 1, "failed": 1,
+        (e, f) for e in LEAGUES_AND_CITIES for f in finance.FUNDS
+        if e != month.oversight.missing_entity}
+    assert Counter(c.outcome for c in cases) == {"full": 23, "partial": 1, "failed": 1,
                                                  "overpaid": 1}
     seen = {c.notice_id(0): finance.SeenNotice(c.notice_id(0), c.amount_fen,
                                                 c.fiscal_entity_code) for c in cases}
@@ -280,7 +284,8 @@ def test_every_record_the_feeder_sends_fits_the_partner_contract_models(
         *finance.request_settlements(month.predicted_requests, seen, dt.date(2025, 4, 10), 7),
     )
     messages = (*month.early, *month.declaration_messages, *month.payment_messages, *month.held,
-                *month.appropriation_messages, *month.deadline_checks, *settlements)
+                *month.appropriation_messages, *month.deadline_checks, *settlements,
+                *month.budget_messages, *month.filing_messages, month.assessment)
     for m in messages:
         models[m.event_type].model_validate(m.data)
     assert {m.event_type for m in settlements} == {"finance.transfer.settled.v1",
@@ -310,3 +315,58 @@ def test_the_personnel_part_is_the_same_for_a_seed() -> None:
     assert [(m.event_id, m.data) for m in first.events] == [
         (m.event_id, m.data) for m in again.events]
     assert first.predicted == again.predicted
+
+
+def test_one_city_appropriates_nothing_and_one_below_its_budget_the_rest_their_budget(
+        month: DemoMonth) -> None:
+    budgets = {(m.key, m.data["fund"]): parse_yuan(m.data["amount_per_month"])
+               for m in month.budget_messages}
+    assert set(budgets) == {(e, f) for e in LEAGUES_AND_CITIES for f in finance.FUNDS}
+    appropriated = {(m.key, m.data["fund"]): parse_yuan(m.data["amount_due"])
+                    for m in month.appropriation_messages}
+    gaps = {key: "missing" if key not in appropriated else "below"
+            for key, budget_fen in budgets.items() if appropriated.get(key, 0) < budget_fen}
+    expected = month.oversight
+    assert gaps == {(expected.missing_entity, f): "missing" for f in finance.FUNDS} | {
+        (expected.below_entity, oversight.BELOW_BUDGET_FUND): "below"}
+    assert all(appropriated[key] == budgets[key] for key in appropriated if key not in gaps)
+
+
+def test_one_enterprise_annuity_filing_is_over_the_employer_cap_the_others_within_caps(
+        month: DemoMonth) -> None:
+    assert len(month.filing_messages) == oversight.FILINGS
+    for m in month.filing_messages:
+        lines = m.data["lines"]
+        payroll = parse_yuan(m.data["payroll_total"])
+        employer = sum(parse_yuan(line["employer_amount"]) for line in lines)
+        employee = sum(parse_yuan(line["employee_amount"]) for line in lines)
+        over = m.data["declaration_id"] == month.oversight.rejected_filing
+        assert (employer * 100 > 8 * payroll) is over
+        assert over or (employer + employee) * 100 <= 12 * payroll
+        average = employer / len(lines)
+        assert all(parse_yuan(line["employer_amount"]) <= 5 * average for line in lines)
+
+
+def test_one_annuity_line_declares_another_base_than_the_basic_pension_of_its_person(
+        month: DemoMonth) -> None:
+    bases: dict[tuple[str, str], dict[str, int]] = {}
+    for d in current(month):
+        if d.defect is None and d.scheme in ("institution_basic", "occupational_annuity"):
+            for line in d.data["lines"]:
+                person = (d.data["employer_uscc"], line["person_id"])
+                bases.setdefault(person, {})[d.scheme] = parse_yuan(line["base"])
+    differing = [key for key, by_scheme in bases.items() if len(set(by_scheme.values())) > 1]
+    assert len(differing) == 1
+    [shifted] = [d for d in current(month)
+                 if d.declaration_id == month.oversight.mismatch_declaration]
+    assert shifted.data["lines"][0]["person_id"] == differing[0][1]
+    assert shifted.credited  # paid in full for the shifted amounts
+
+
+def test_the_assessment_is_asked_for_the_month_as_of_the_second_deadline_check(
+        month: DemoMonth) -> None:
+    command = month.assessment
+    AssessmentRequested.model_validate(command.data)
+    assert (command.topic, command.key) == ("ops.commands", "all")
+    assert command.data["as_of"] == month.deadline_checks[-1].data["as_of"]
+    assert command.data["period"] == CONFIG.period
