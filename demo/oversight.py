@@ -129,7 +129,9 @@ def outcome_lines(report: Report, expected: Oversight) -> tuple[list[str], list[
     below = sorted(e for e, row in budgets.rows.items() if row["months_below"])
     lines = [f"budgets: no appropriation from {', '.join(missing) or 'none'}, below budget "
              f"{', '.join(below) or 'none'}, short {yuan(budgets.totals['short'])}",
-             f"annuity bases: {bases.totals['base_mismatch']} base mismatch(es) open",
+             f"annuity bases: {bases.totals['base_mismatch']} base mismatch(es) open, "
+             f"{bases.totals['basic_missing']} with no basic pension line (its declaration "
+             f"rejected or not yet in), {bases.totals['resolved']} resolved",
              f"enterprise annuity: {filings.totals['registered']} filings registered, "
              f"{filings.totals['rejected']} rejected ({'; '.join(filings.notes) or 'no codes'})"]
     for key in ("assessment_collection", "assessment_transfer", "assessment_annuity"):
