@@ -23,6 +23,7 @@ from demo.generate import (
 )
 from shared.cli.entities import LEAGUES_AND_CITIES, REGION, fiscal_entity_for_region
 from shared.cli.progress import Progress
+from shared.cli.report_model import ReportBuilder
 from shared.contracts.assessment import AssessmentRequested
 from shared.contracts.export import event_models
 from shared.contracts.fields import DeadlineCheckRequested
@@ -370,3 +371,10 @@ def test_the_assessment_is_asked_for_the_month_as_of_the_second_deadline_check(
     assert (command.topic, command.key) == ("ops.commands", "all")
     assert command.data["as_of"] == month.deadline_checks[-1].data["as_of"]
     assert command.data["period"] == CONFIG.period
+
+
+def test_the_feeder_counts_a_case_the_report_does_not_show_as_missing(month: DemoMonth) -> None:
+    lines, missed = oversight.outcome_lines(ReportBuilder(CONFIG.period).build(), month.oversight)
+    assert lines[0] == "budgets: no appropriation from none, below budget none, short 0.00"
+    assert len(missed) == 4
+    assert month.oversight.rejected_filing in missed[3]
