@@ -115,10 +115,17 @@ def as_connection(proxy: Any) -> asyncpg.Connection:
 
 
 def crash_point(settings: Settings, point: CrashPoint) -> None:
-    """Fault injection for tests (TESTING.md): die like `kill -9` at a named point."""
-    if settings.crash_at == point:
-        log.warning("crash_point.hit", point=point)
-        os.kill(os.getpid(), signal.SIGKILL)
+    """Fault injection for tests (TESTING.md): die like `kill -9` at a named point; with
+    `crash_once_file`, only the first process to reach it dies (it creates the file)."""
+    if settings.crash_at != point:
+        return
+    if settings.crash_once_file is not None:
+        try:
+            os.close(os.open(settings.crash_once_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return
+    log.warning("crash_point.hit", point=point)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass(frozen=True, slots=True)

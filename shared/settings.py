@@ -82,6 +82,9 @@ class Settings(KafkaAccess, MigrationSettings):
     assessment_day_of_month: int = Field(16, ge=1, le=28)
 
     crash_at: CrashPoint | None = Field(None, alias="PENSION_CRASH_AT")
+    # With a crash point under a supervisor: crash only if this file can still be created, so
+    # the restarted process runs through the point (a fault that fires once, then heals).
+    crash_once_file: str | None = Field(None, alias="PENSION_CRASH_ONCE_FILE")
     # Set by a supervisor (deploy/services.sh): how often it restarted this service and the exit
     # code of the run before this one; /readyz shows them, so `pension-ops status` does.
     restarts: int = Field(0, ge=0, alias="PENSION_RESTARTS")
