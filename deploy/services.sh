@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The three services and the operators' console as supervised background processes on this
 # machine, against the local stack.
-#   deploy/services.sh up       start those not running (each under its supervisor, which
-#                               restarts it when it exits); wait until each answers /readyz
-#   deploy/services.sh down     stop each supervisor: it SIGTERMs its service (the batch in hand
-#                               finishes) and does not restart it
+#   deploy/services.sh up [NAME...]    start those not running (each under its supervisor,
+#                               which restarts it when it exits); wait until each answers /readyz
+#   deploy/services.sh down [NAME...]  stop each supervisor: it SIGTERMs its service (the batch
+#                               in hand finishes) and does not restart it
+#   (NAME: collection, fund_transfer, occupational_annuity or console; none: all of them. A
+#   fault test starts one with a crash point in its environment, or stops one to move its
+#   consumer group's offsets.)
 #   deploy/services.sh status   pid, /readyz and restarts of each (exit 3 when one is down)
 # A service exits 70 when it stopped itself (a broken invariant, or transient errors that
 # outlasted its retry budget); the supervisor logs why, waits (1 s doubling to 60 s, back to
@@ -161,14 +164,31 @@ restarts_of() {
     if [ -f "$STATE_DIR/$1.restarts" ]; then cat "$STATE_DIR/$1.restarts"; else echo "restarts=0"; fi
 }
 
+# The entries of SERVICES named in the arguments (all of them without arguments).
+SELECTED=()
+select_services() {
+    SELECTED=()
+    local entry name found
+    [ $# -eq 0 ] && { SELECTED=("${SERVICES[@]}"); return; }
+    for name in "$@"; do
+        found=false
+        for entry in "${SERVICES[@]}"; do
+            [ "${entry%%:*}" = "$name" ] && { SELECTED+=("$entry"); found=true; }
+        done
+        [ "$found" = true ] || { say "no service named $name"; exit 2; }
+    done
+}
+
 cmd_up() {
+    select_services "$@"
     eval "$(bash deploy/stack.sh env)"
-    for entry in "${SERVICES[@]}"; do start_one "${entry%%:*}" "${entry##*:}"; done
-    for entry in "${SERVICES[@]}"; do wait_ready "${entry%%:*}" "${entry##*:}"; done
+    for entry in "${SELECTED[@]}"; do start_one "${entry%%:*}" "${entry##*:}"; done
+    for entry in "${SELECTED[@]}"; do wait_ready "${entry%%:*}" "${entry##*:}"; done
 }
 
 cmd_down() {
-    for entry in "${SERVICES[@]}"; do stop_one "${entry%%:*}"; done
+    select_services "$@"
+    for entry in "${SELECTED[@]}"; do stop_one "${entry%%:*}"; done
 }
 
 cmd_status() {
@@ -188,9 +208,9 @@ cmd_status() {
 }
 
 case "${1:-}" in
-    up) cmd_up ;;
-    down) cmd_down ;;
+    up) shift; cmd_up "$@" ;;
+    down) shift; cmd_down "$@" ;;
     status) cmd_status ;;
     supervise) supervise "$2" "$3" ;;
-    *) echo "usage: deploy/services.sh up|down|status" >&2; exit 2 ;;
+    *) echo "usage: deploy/services.sh up|down [NAME...] | status" >&2; exit 2 ;;
 esac

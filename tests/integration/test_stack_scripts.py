@@ -123,6 +123,14 @@ async def test_the_supervisor_restarts_a_service_that_exits_and_says_why(tmp_pat
         assert "collection: ready" in status.stdout
         assert "restarts=1 last_exit=137" in status.stdout
         assert '"why": "killed by signal 9"' in (tmp_path / "collection.log").read_text()
+        # One service by name: the others keep running.
+        assert services("down", "collection").returncode == 0
+        status = services("status")
+        assert "collection: down" in status.stdout
+        assert "fund_transfer: ready" in status.stdout
+        assert services("up", "collection").returncode == 0
+        assert "collection: ready" in services("status").stdout
+        assert services("up", "billing").returncode == 2
     finally:
         stopped = services("down")
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
