@@ -11,10 +11,10 @@ SERVICES := bash deploy/services.sh
 DEMO_ARGS ?=
 
 .PHONY: help venv up down status services-up services-down test test-unit lint demo bench docs \
-	browser
+	browser faults replay-check
 
 help:
-	@echo "make demo | test | up | down | status | lint | bench | docs"
+	@echo "make demo | test | up | down | status | lint | bench | docs | faults | replay-check"
 
 venv: $(VENV)/.installed
 
@@ -62,6 +62,17 @@ browser:
 
 test: lint browser
 	bash deploy/test.sh
+
+# Every fault of TESTING.md against the three real services (~30 minutes; a printed seed, which
+# PENSION_FAULTS_SEED repeats; PENSION_FAULTS=<name part>[,...] runs some). `make test` runs a
+# seeded subset of three.
+faults: venv
+	PENSION_FAULTS=$${PENSION_FAULTS:-all} bash deploy/test.sh -s tests/faults/test_real_services.py
+
+# A month fed through the services, then replayed from offset 0 into empty databases: the same
+# events, byte for byte but their `time`, or the first difference and exit 1.
+replay-check: venv
+	bash deploy/test.sh --replay-check
 
 demo: up
 	bash deploy/demo.sh $(DEMO_ARGS)

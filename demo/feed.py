@@ -31,7 +31,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,28 +143,50 @@ class Outcome:
     oversight: list[str] = field(default_factory=list)
 
 
+Idle = Callable[[], Awaitable[None]]
+"""Waits until the services have handled everything published so far."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """How a caller other than the demo drives the feed: its own wait for idle (a fault test's
+    also waits for every service to be ready and every outbox drained), its own publisher
+    (one that rides through a broker outage), and whether to wait after every step, so that no
+    two steps' records are ever handled interleaved (a replay compares such runs)."""
+
+    idle: Idle | None = None
+    publisher: Callable[[Mapping[str, AIOKafkaProducer], CliEnv], Publisher] = Publisher
+    idle_between_steps: bool = False
+
+
 async def feed(config: FeedConfig, env: CliEnv, *, inbound_only: bool, wait_s: int,
-               partners: Mapping[str, KafkaAccess] | None = None) -> dict[str, Any]:
+               partners: Mapping[str, KafkaAccess] | None = None,
+               pacing: Pacing | None = None) -> dict[str, Any]:
     """Publish the month; `partners` are the principals to publish as besides the operator."""
     month = generate_month(config)
     outcome = Outcome()
+    pacing = pacing or Pacing()
+    idle = pacing.idle or (lambda: _idle(env, wait_s))
     identities = {OPERATOR: env.kafka, **(partners or {})}
     async with AsyncExitStack() as stack:
         producers = {principal: await stack.enter_async_context(producer(access, linger_ms=20))
                      for principal, access in identities.items()}
-        publisher = Publisher(producers, env)
-        await publisher.publish(month.early, "payment before its declaration")
-        await publisher.publish(month.declaration_messages, "declarations")
-        await publisher.publish(month.filing_messages, "enterprise annuity filings")
-        await publisher.publish(month.budget_messages, "budgets of the year")
-        await publisher.publish(month.appropriation_messages, "appropriations")
-        await publisher.publish(month.payment_messages, "payments")
+        publisher = pacing.publisher(producers, env)
+        for messages, label in ((month.early, "payment before its declaration"),
+                                (month.declaration_messages, "declarations"),
+                                (month.filing_messages, "enterprise annuity filings"),
+                                (month.budget_messages, "budgets of the year"),
+                                (month.appropriation_messages, "appropriations"),
+                                (month.payment_messages, "payments")):
+            await publisher.publish(messages, label)
+            if pacing.idle_between_steps:
+                await idle()
         if inbound_only:
             await publisher.publish(month.held, "payment of the revised declaration")
         else:
             # Finance reads the notices it settles; without its settings, the operator does.
             reader = identities.get(FINANCE, env.kafka)
-            await Walkthrough(month, env, publisher, outcome, wait_s, reader).run()
+            await Walkthrough(month, env, publisher, outcome, idle, reader).run()
     return summarize(month, publisher.counts, outcome, inbound_only)
 
 
@@ -184,21 +206,21 @@ class Walkthrough:
     env: CliEnv
     publisher: Publisher
     outcome: Outcome
-    wait_s: int
+    idle: Idle
     notice_reader: KafkaAccess
 
     async def run(self) -> None:
-        await _idle(self.env, self.wait_s)
+        await self.idle()
         # Only now: revision 1 has certainly replaced revision 0 before this payment arrives.
         await self.publisher.publish(self.month.held, "payment of the revised declaration")
         async with consumer(self.notice_reader) as kafka:
             watcher = NoticeWatcher(kafka, self.env.topic(NOTICES_TOPIC))
             await watcher.start()
             await self.settle_subsidies(watcher)
-            await _idle(self.env, self.wait_s)
+            await self.idle()
             await self.run_checks(watcher)
             await self.publisher.publish([self.month.assessment], "assessment command")
-            await _idle(self.env, self.wait_s)
+            await self.idle()
             await self.fund_and_backcredit(watcher)
         await self.read_oversight()
 
@@ -220,7 +242,7 @@ class Walkthrough:
                                      "subsidy settlements")
         replacements = {case.notice_id(1) for case in cases if case.outcome == "failed"
                         and case.notice_id(0) in seen}
-        await _idle(self.env, self.wait_s)
+        await self.idle()
         seen = await watcher.wait_for(replacements, NOTICE_GRACE_S)
         self.outcome.missing += [f"replacement notice {i}"
                                  for i in sorted(replacements - seen.keys())]
@@ -260,14 +282,14 @@ class Walkthrough:
         for check in self.month.deadline_checks:
             as_of = dt.date.fromisoformat(check.data["as_of"])
             await self.publisher.publish([check], f"deadline check as of {as_of}")
-            await _idle(self.env, self.wait_s)
+            await self.idle()
             seen = await watcher.wait_for({r.notice_id for r in pending}, NOTICE_GRACE_S)
             value_date = max(finance.request_value_date(period), as_of)
             settlements = finance.request_settlements(pending, seen, value_date, seed)
             await self.publisher.publish(settlements, "annuity notices settled")
             self.outcome.settled_requests += len(settlements)
             pending = [r for r in pending if r.notice_id not in seen]
-            await _idle(self.env, self.wait_s)
+            await self.idle()
         self.outcome.missing += [
             f"{r.kind} notice {r.notice_id} ({r.fiscal_entity_code} {r.fee_period})"
             for r in pending

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: start the stack if it is not running, run every test against the real
-# Kafka and PostgreSQL, then stop only what this run started.
+# Kafka and PostgreSQL, then stop only what this run started. Arguments go to pytest;
+# `--replay-check` runs make replay-check's tests/faults/replay.py instead.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,5 +20,11 @@ trap stop_stack EXIT
 bash deploy/stack.sh up
 eval "$(bash deploy/stack.sh env)"
 started=$SECONDS
+if [ "${1:-}" = --replay-check ]; then
+    shift
+    .venv/bin/python -m tests.faults.replay "$@"
+    echo "replay-check: took $((SECONDS - started)) s"
+    exit 0
+fi
 .venv/bin/pytest -q -p no:cacheprovider "$@"
 echo "test: pytest took $((SECONDS - started)) s"
