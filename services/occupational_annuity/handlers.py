@@ -128,13 +128,22 @@ class _Collection:
     # The later of two causes gives an event its correlation (CONTRACTS.md, "Envelope").
     trigger: dict[str, Inbound] = field(default_factory=dict)
     payment_cause: dict[str, Inbound] = field(default_factory=dict)
+    registration_cause: dict[tuple[str, int], Inbound] = field(default_factory=dict)
+    # Where each event was in the batch: what it causes is published in this order, so the
+    # ledger's order does not depend on where a batch happened to end.
+    position: dict[int, int] = field(default_factory=dict)
+
+    def at(self, event: Inbound) -> int:
+        return self.position[id(event)]
 
     @staticmethod
     def of(collection_events: Iterable[Inbound]) -> _Collection:
         parsed = _Collection()
-        for event in collection_events:
+        for index, event in enumerate(collection_events):
+            parsed.position[id(event)] = index
             item = cast(Registration | PaymentSettled, event.item)
             if isinstance(item, Registration):
+                parsed.registration_cause[(item.declaration_id, item.revision)] = event
                 current = parsed.registrations.get(item.declaration_id)
                 if current is None or current.revision < item.revision:
                     parsed.registrations[item.declaration_id] = item
@@ -176,11 +185,23 @@ async def _register(conn: asyncpg.Connection, registrations: dict[str, Registrat
     return annuity_ids
 
 
+@dataclass(frozen=True, slots=True)
+class _Emit:
+    """An event to publish, with the position of its cause in the batch."""
+
+    position: int
+    cause: Cause
+    outbound: list[Outbound]
+
+
 async def _credit(
     conn: asyncpg.Connection, declaration_ids: list[str], parsed: _Collection, outbox: Outbox,
     rules: Rules,
 ) -> None:
-    """Credit what is now both registered and paid; report each payment that left it short."""
+    """Credit what is now both registered and paid; report each payment that left it short.
+
+    The events go out in the order of their causes in the batch: a batch that ends elsewhere
+    (another run, a replay) publishes the same events in the same order."""
     declarations = await store.lock_annuity_declarations(conn, declaration_ids)
     payments = await store.load_payments(conn, declarations)
     credits: list[Credit] = []
@@ -194,33 +215,49 @@ async def _credit(
         if decision.credit is not None:
             credits.append(decision.credit)
     await store.mark_uncredited_reported(conn, [payment_id for _, _, payment_id in uncredited])
+    emits: list[_Emit] = []
     for entity, declaration_id, payment_id in uncredited:
         # A payment that waited for its declaration is reported when the declaration arrives.
-        cause = parsed.payment_cause.get(payment_id, parsed.trigger[declaration_id])
-        publish(outbox, by_entity_id("payment", payment_id, cause), [events.on_ledger(
-            entity, contract.CONTRIBUTION_UNCREDITED, events.uncredited(declaration_id,
-                                                                        payment_id))])
+        trigger = parsed.payment_cause.get(payment_id, parsed.trigger[declaration_id])
+        emits.append(_Emit(parsed.at(trigger), by_entity_id("payment", payment_id, trigger), [
+            events.on_ledger(entity, contract.CONTRIBUTION_UNCREDITED,
+                             events.uncredited(declaration_id, payment_id))]))
     if credits:
-        await _book(conn, credits, parsed, outbox, rules)
+        emits += await _book(conn, credits, parsed, rules)
+    for emit in sorted(emits, key=lambda e: e.position):  # stable: a cause's events in order
+        publish(outbox, emit.cause, emit.outbound)
+
+
+def _credit_trigger(credit: Credit, parsed: _Collection) -> Inbound:
+    """The later of a credit's two causes in this batch: the registration of the credited
+    revision and the payment that paid it (CONTRACTS.md: the later one's correlation), not
+    whatever came last about the declaration, which depends on where the batch ends."""
+    declaration = credit.declaration
+    causes = [cause for cause in (
+        parsed.registration_cause.get((declaration.declaration_id, declaration.revision)),
+        parsed.payment_cause.get(credit.payment_id)) if cause is not None]
+    return max(causes, key=parsed.at, default=parsed.trigger[declaration.declaration_id])
 
 
 async def _book(
-    conn: asyncpg.Connection, credits: list[Credit], parsed: _Collection, outbox: Outbox,
-    rules: Rules,
-) -> None:
+    conn: asyncpg.Connection, credits: list[Credit], parsed: _Collection, rules: Rules,
+) -> list[_Emit]:
     states = {c.declaration.declaration_id: domain.topup_state(c, rules) for c in credits}
     claimed = await store.insert_credits(conn, credits, states)
     booked = [c for c in credits if c.declaration.declaration_id in claimed]
     await store.insert_entries(conn, [e for c in booked for e in domain.credit_entries(c)])
     await store.add_collected(conn, domain.collected_by_period(booked))
     adjusted = await _late_credit_interest(conn, booked, rules)
+    emits = []
     for credit in booked:
         declaration = credit.declaration
-        cause = by_entity_id("declaration", declaration.declaration_id,
-                             parsed.trigger[declaration.declaration_id])
-        publish(outbox, cause, [events.on_ledger(
-            declaration.fiscal_entity_code, contract.CONTRIBUTION_CREDITED,
-            events.credited(credit)), *adjusted.get(declaration.declaration_id, [])])
+        trigger = _credit_trigger(credit, parsed)
+        emits.append(_Emit(
+            parsed.at(trigger), by_entity_id("declaration", declaration.declaration_id, trigger),
+            [events.on_ledger(declaration.fiscal_entity_code, contract.CONTRIBUTION_CREDITED,
+                              events.credited(credit)),
+             *adjusted.get(declaration.declaration_id, [])]))
+    return emits
 
 
 async def _late_credit_interest(

@@ -3,6 +3,7 @@ and operators publish: credits, remittances, top-ups and notional interest, ever
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -595,3 +596,28 @@ async def test_a_credits_event_ids_do_not_depend_on_which_collection_event_came_
     await run(once)
     await run(once)
     assert outputs[0] == outputs[1]
+
+
+async def test_a_batch_publishes_what_it_causes_in_the_order_of_the_causes() -> None:
+    """Where a batch ends must not change the ledger: a declaration paid in full, then another
+    left short, handled in one batch, publish the credit before the shortfall, as two batches
+    would (a replay of the month compares the two; the credits used to wait for the batch's
+    end), and the credit carries the payment that paid it as its cause."""
+    namespace = await create_namespace()
+    paid = registered(run_id("D"), "150200", "2025-03", "self", [(CAROL, 500_000)])
+    short = registered(run_id("D"), "150200", "2025-03", "self", [(BOB, 600_000)])
+    records = collection_records(
+        ("collection.declaration.registered.v1", paid),
+        ("collection.contribution.settled.v1", settled(paid, run_id("P"), amount_due(paid))),
+        ("collection.declaration.registered.v1", short),
+        ("collection.contribution.settled.v1",
+         settled(short, run_id("P"), amount_due(short) - 100)))
+    # All four (one key, one partition) before the service starts: they come in one batch.
+    await publish_records(namespace, records)
+    async with service_running(app.spec(), namespace):
+        ledger = await read_topic(f"{namespace}.annuity.ledger", until=lambda got: len(got) >= 2)
+    assert [(r.event["type"], r.event["data"]["declaration_id"]) for r in ledger] == [
+        ("annuity.contribution.credited.v1", paid["declaration_id"]),
+        ("annuity.contribution.uncredited.v1", short["declaration_id"])]
+    paying_event_id = json.loads(records[1][2] or b"")["id"]
+    assert ledger[0].event["correlationid"] == paying_event_id
