@@ -1,8 +1,8 @@
 """`make replay-check`: a month replayed from offset 0 into empty databases gives the same events.
 
-1. Namespace A: the three services (scheduler off) and the demo month, fed in steps: after each
-   step the feeder waits until every service is idle, and the end offsets of the inbound topics
-   are recorded as a barrier.
+1. Namespace A: the three services (scheduler off), a few unreadable records, the demo month and
+   a year's notional interest, fed in steps: after each step the feeder waits until every
+   service is idle, and the end offsets of the inbound topics are recorded as a barrier.
 2. Namespace B: the same services with fresh schemas and consumer groups. The records of A's
    inbound topics are copied verbatim (key, value, headers, partition, order) into B's, barrier
    by barrier, waiting for B to be idle at each, so B's services see what A's saw in the order
@@ -30,8 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from shared.cli.commands import publish_command
 from shared.cli.kafka import producer
-from shared.contracts.registry import TOPIC_OPS_COMMANDS
+from shared.contracts.fields import NotionalInterestRequested
+from shared.contracts.registry import NOTIONAL_INTEREST_REQUESTED, TOPIC_OPS_COMMANDS
 from shared.contracts.topology import SERVICE_NAMES, TOPICS
 from shared.contracts.wire import NotJsonError, loads_strict
 from shared.messaging import Record
@@ -150,6 +152,12 @@ async def original_run(services: ServiceSet, seed: int, employers: int) -> list[
     await publish_hostile(services)
     await idle()
     await feed_month(services, month_config(seed, employers), idle, idle_between_steps=True)
+    # The 2018-2019 backlog holds notional (treasury-funded) money: a year's notional interest
+    # posts on it, one event per fiscal entity.
+    await publish_command(services.cli_env(), NOTIONAL_INTEREST_REQUESTED,
+                          NotionalInterestRequested(command_id=f"replay-{seed}-interest-2020",
+                                                    year=2020), "occupational_annuity")
+    await idle()
     return barriers
 
 
