@@ -53,7 +53,7 @@ INBOUND: Final = tuple(t.name for t in TOPICS if t.partner_producers)
 SERVICE_SOURCES: Final = frozenset(f"/{name}" for name in SERVICE_NAMES)
 VARYING_HEADERS: Final = frozenset({"x-failed-at", "x-consumer-group"})
 """Dead-letter headers that name when a record failed and which group (namespaced) read it."""
-Barrier = dict[str, int]  # inbound topic -> end offset of its one partition
+Barrier = dict[tuple[str, int], int]  # (inbound topic, partition) -> end offset
 
 
 def from_partner(topic: str, record: Record) -> bool:
@@ -163,31 +163,33 @@ async def original_run(services: ServiceSet, seed: int, employers: int) -> list[
 
 async def _inbound_ends(namespace: str) -> Barrier:
     records = await read_namespace(namespace, INBOUND)
-    return {topic: (records[topic][-1].offset + 1 if records[topic] else 0) for topic in INBOUND}
+    return {(topic, record.partition): record.offset + 1
+            for topic in INBOUND for record in records[topic]}
 
 
 async def replay_run(services: ServiceSet, source: str, barriers: list[Barrier]) -> None:
     services.up()
     inbound = await read_namespace(source, INBOUND)
-    copied: Barrier = dict.fromkeys(INBOUND, 0)
+    copied: Barrier = {}
     async with producer(bootstrap()) as kafka:
         for barrier in barriers:
             for topic in INBOUND:
                 for record in inbound[topic]:
-                    if copied[topic] <= record.offset < barrier[topic] and from_partner(
-                            topic, record):
+                    position = (topic, record.partition)
+                    if (copied.get(position, 0) <= record.offset < barrier.get(position, 0)
+                            and from_partner(topic, record)):
                         await kafka.send_and_wait(
                             f"{services.namespace}.{topic}", value=record.value,
                             key=record.key, headers=list(record.headers),
                             partition=record.partition)
-                copied[topic] = barrier[topic]
+            copied = barrier
             await settle(services)
 
 
-async def replay_check(seed: int, employers: int, workdir: Path) -> int:
+async def replay_check(seed: int, employers: int, workdir: Path, partitions: int = 1) -> int:
     started = time.monotonic()
-    original = await create_namespace(partitions=1)
-    replica = await create_namespace(partitions=1)
+    original = await create_namespace(partitions=partitions)
+    replica = await create_namespace(partitions=partitions)
     first = ServiceSet(original, workdir / "original")
     second = ServiceSet(replica, workdir / "replay")
     try:
@@ -221,13 +223,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=20250301)
-    parser.add_argument("--employers", type=int, default=60)
+    parser.add_argument("--employers", type=int, default=3000,
+                        help="the demo month's size (default 3000, as make demo)")
+    parser.add_argument("--partitions", type=int, default=1,
+                        help="of every topic (default 1: see above why)")
     args = parser.parse_args(argv)
 
     async def run() -> int:
         with tempfile.TemporaryDirectory(prefix="replay-check-") as workdir:
             try:
-                return await replay_check(args.seed, args.employers, Path(workdir))
+                return await replay_check(args.seed, args.employers, Path(workdir),
+                                          args.partitions)
             finally:
                 await remove_created()
 
