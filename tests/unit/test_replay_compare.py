@@ -54,3 +54,14 @@ def test_another_amount_another_order_or_a_missing_event_is_reported() -> None:
     difference, _ = first_difference({"collection.dlq": [_letter("ta", b"x", b"{bad")]},
                                       {"collection.dlq": [letter]}, NAMESPACES)
     assert difference is not None
+
+
+def test_unordered_comparison_forgives_only_the_order() -> None:
+    original = [_event("e1", b"K", "t", "1.00", 0), _event("e2", b"K", "t", "2.00", 1)]
+    swapped = [original[1], original[0]]
+    assert first_difference({"collection.declarations": original},
+                            {"collection.declarations": swapped}, NAMESPACES,
+                            ordered=False)[0] is None
+    assert first_difference({"collection.declarations": original},
+                            {"collection.declarations": swapped[:1]}, NAMESPACES,
+                            ordered=False)[0] is not None
