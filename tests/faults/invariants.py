@@ -145,7 +145,8 @@ class Namespace:
 
 
 async def check_namespace(namespace: Namespace, *, env: CliEnv, logs: Sequence[Path],
-                          period: str, identity_numbers: Iterable[str] = ()) -> Verdict:
+                          period: str, identity_numbers: Iterable[str] = (),
+                          metrics: dict[str, str] | None = None) -> Verdict:
     verdict = Verdict()
     conns = {s: await connect_db(f"{s}_{namespace.name}") for s in SERVICE_NAMES}
     try:
@@ -167,7 +168,12 @@ async def check_namespace(namespace: Namespace, *, env: CliEnv, logs: Sequence[P
         verdict.expect("report_section_reconciles", section.reconciles,
                        f"{section.key}: {section.problems[:3]}")
     await _lag(namespace, env, verdict)
-    _logs(logs, set(identity_numbers), verdict)
+    people = set(identity_numbers)
+    _logs(logs, people, verdict)
+    for service, text in (metrics or {}).items():
+        for line in text.splitlines():
+            verdict.expect("I9_metric_lines", not _carries_identity(line, people),
+                           f"{service} /metrics: {line[:80]}...")
     return verdict
 
 
@@ -403,8 +409,11 @@ def _logs(logs: Sequence[Path], identity_numbers: set[str], verdict: Verdict) ->
     for path in logs:
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
             verdict.checked["I9_log_lines"] += 1
-            leaked = RESIDENT_ID_PATTERN.search(line) or any(
-                person in line for person in identity_numbers)
-            if leaked:
+            if _carries_identity(line, identity_numbers):
                 verdict.problems.append(f"I9: {path.name}:{number} carries an identity number")
+
+
+def _carries_identity(line: str, identity_numbers: set[str]) -> bool:
+    return RESIDENT_ID_PATTERN.search(line) is not None or any(
+        person in line for person in identity_numbers)
 

@@ -15,6 +15,7 @@ import re
 import signal
 import subprocess
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,6 @@ from typing import Final
 
 from demo.generate import generate_month
 from shared.cli.common import SERVICES
-from shared.cli.status import http_get
 from shared.settings import CrashPoint
 from tests.faults.invariants import Namespace, check_namespace
 from tests.faults.real_services import (
@@ -216,12 +216,22 @@ async def _outbox_rows(schema: str) -> int:
         await conn.close()
 
 
+async def _metrics_text(services: ServiceSet, service: str) -> str:
+    """The whole /metrics page (the CLI's http_get stops at 64 KiB, a status probe's size)."""
+    url = services.url(service) + "/metrics"  # http://127.0.0.1:<port>, built here
+
+    def fetch() -> str:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return str(answer.read().decode())
+
+    return await asyncio.to_thread(fetch)
+
+
 async def _handled(services: ServiceSet, service: str) -> dict[str, float]:
-    answer = await http_get(services.url(service), "/metrics")
-    assert answer is not None, f"{service} /metrics does not answer"
+    text = await _metrics_text(services, service)
     pattern = re.compile(r'^pension_records_handled_total\{[^}]*outcome="([a-z_]+)"[^}]*\} (\S+)$',
                          re.MULTILINE)
-    return {outcome: float(value) for outcome, value in pattern.findall(answer[1].decode())}
+    return {outcome: float(value) for outcome, value in pattern.findall(text)}
 
 
 def all_scenarios() -> list[Scenario]:
@@ -293,9 +303,10 @@ async def run_scenario(scenario: Scenario, seed: int, workdir: Path) -> Outcome:
             await scenario.after(run)
         records = await read_namespace(namespace, topic_names())
         people = {p.person_id for e in generate_month(config).employers for p in e.persons}
+        metrics = {s: await _metrics_text(services, s) for s in SERVICES}
         verdict = await check_namespace(Namespace(namespace, records), env=services.cli_env(),
                                         logs=services.logs(), period=PERIOD,
-                                        identity_numbers=people)
+                                        identity_numbers=people, metrics=metrics)
     finally:
         services.stop_extras()
         services.down()
