@@ -23,7 +23,6 @@ started=$SECONDS
 if [ "${1:-}" = --replay-check ]; then
     shift
     .venv/bin/python -m tests.faults.replay "$@"
-    echo "replay-check: took $((SECONDS - started)) s"
     exit 0
 fi
 .venv/bin/pytest -q -p no:cacheprovider "$@"

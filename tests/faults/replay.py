@@ -222,11 +222,13 @@ async def replay_check(seed: int, employers: int, workdir: Path, partitions: int
     if difference is not None:
         print(f"replay-check: the replay DIFFERS (after {compared} records compared, "
               f"{seconds} s):\n{difference}")
+        print("replay-check: 0 passed, 1 failed")
         return 1
     counts = {t: len(by_key(t, left.get(t, []), original)) for t in outbound_topics()}
     order = "and in order" if partitions == 1 else "(order not compared: several partitions)"
     print(f"replay-check: the replay published the same {compared} events, key by key {order}, "
           f"on {len(counts)} topics ({seconds} s; seed {seed})")
+    print("replay-check: 1 passed, 0 failed")
     return 0
 
 
