@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -195,6 +195,40 @@ async def _inboxes(namespace: Namespace, conns: dict[str, asyncpg.Connection],
                                f"{service} never handled {event.type} {event.id} of {topic}")
 
 
+def _same(fact: str) -> str:
+    return fact
+
+
+def _first_notice_of_appropriation(appropriation_id: str) -> str:
+    return notice_id_for_appropriation(appropriation_id, 0)
+
+
+def _first_notice_of_request(request_id: str) -> str:
+    return notice_id_for_request(request_id, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """An inbound type each of whose facts gets exactly one answer: one event of the `answers`,
+    each (type, field of the answer, the value that field has for the fact)."""
+
+    inbound_type: str
+    fact_field: str
+    answers: tuple[tuple[str, str, Callable[[str], str]], ...]
+
+
+ANSWERED: Final = (
+    Answered(tax.PAID, "payment_id", ((collection.SETTLED, "payment_id", _same),
+                                      (collection.PAYMENT_REJECTED, "payment_id", _same))),
+    Answered(finance.APPROPRIATED, "appropriation_id",
+             ((transfer.NOTICE_ISSUED, "notice_id", _first_notice_of_appropriation),
+              (transfer.APPROPRIATION_REJECTED, "appropriation_id", _same))),
+    Answered(transfer.REQUESTED, "request_id",
+             ((transfer.NOTICE_ISSUED, "notice_id", _first_notice_of_request),
+              (transfer.REQUEST_REJECTED, "request_id", _same))),
+)
+
+
 def _answers(namespace: Namespace, verdict: Verdict) -> None:
     """Inbound facts with a direct answer have exactly one (CONTRACTS.md)."""
     registered = namespace.answers(collection.REGISTERED, "declaration_id", "revision")
@@ -204,28 +238,16 @@ def _answers(namespace: Namespace, verdict: Verdict) -> None:
         ids = registered.get(key, set()) | rejected.get(key, set())
         verdict.expect("I1_declaration_answered_once", len(ids) == 1,
                        f"declaration {key} answered by {len(ids)} event ids")
-    settled = namespace.answers(collection.SETTLED, "payment_id")
-    refused = namespace.answers(collection.PAYMENT_REJECTED, "payment_id")
-    for event in _distinct(namespace.of_type(tax.PAID)):
-        payment = (event.data.get("payment_id"),)
-        ids = settled.get(payment, set()) | refused.get(payment, set())
-        verdict.expect("I1_payment_answered_once", len(ids) == 1,
-                       f"payment {payment[0]} answered by {len(ids)} event ids")
-    issued = namespace.answers(transfer.NOTICE_ISSUED, "notice_id")
-    refused = namespace.answers(transfer.APPROPRIATION_REJECTED, "appropriation_id")
-    for event in _distinct(namespace.of_type(finance.APPROPRIATED)):
-        appropriation_id = str(event.data.get("appropriation_id"))
-        ids = (issued.get((notice_id_for_appropriation(appropriation_id, 0),), set())
-               | refused.get((appropriation_id,), set()))
-        verdict.expect("I1_appropriation_answered_once", len(ids) == 1,
-                       f"appropriation {appropriation_id} answered by {len(ids)} event ids")
-    refused = namespace.answers(transfer.REQUEST_REJECTED, "request_id")
-    for event in _distinct(namespace.of_type(transfer.REQUESTED)):
-        request_id = str(event.data.get("request_id"))
-        ids = (issued.get((notice_id_for_request(request_id, 0),), set())
-               | refused.get((request_id,), set()))
-        verdict.expect("I1_request_answered_once", len(ids) == 1,
-                       f"transfer request {request_id} answered by {len(ids)} event ids")
+    for answered in ANSWERED:
+        found = [(namespace.answers(answer_type, field), value_of)
+                 for answer_type, field, value_of in answered.answers]
+        for event in _distinct(namespace.of_type(answered.inbound_type)):
+            fact = str(event.data.get(answered.fact_field))
+            ids = set()
+            for answers, value_of in found:
+                ids |= answers.get((value_of(fact),), set())
+            verdict.expect(f"I1_{answered.fact_field}_answered_once", len(ids) == 1,
+                           f"{answered.inbound_type} {fact} answered by {len(ids)} event ids")
 
 
 def _distinct(events: Iterable[Event]) -> list[Event]:

@@ -35,13 +35,15 @@ from shared.cli.common import SERVICES, CliEnv, CliError
 from shared.cli.kafka import consumer, partitions_of, producer, read_to_end
 from shared.cli.status import SERVICE_INPUTS, http_get, wait_idle
 from shared.messaging import Record
+from shared.settings import Settings
 from tests.support import REPO_ROOT, bootstrap, database_url
 
 SETTLE_S_MAX: Final = 600
 """Bound of one wait for the namespace to be idle (the longest fault is a 3-minute outage)."""
 READY_S_MAX: Final = 420
 """Bound of the wait for every service to answer /readyz after a fault has been lifted."""
-SESSION_TIMEOUT_S: Final = 10  # shared/settings.py kafka_session_timeout_ms, as shipped
+SESSION_TIMEOUT_S: Final = int(Settings.model_fields["kafka_session_timeout_ms"].default) // 1000
+"""As shipped: a consumer silent this long loses its partitions."""
 FEED_EMPLOYERS: Final = 60
 """A month of 60 employers: ~110 declarations (a 2018-2019 backlog among them), ~850 lines,
 ~100 payments, 28 subsidy appropriations, two deadline checks and ~70 annuity settlements;
