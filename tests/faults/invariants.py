@@ -155,6 +155,7 @@ async def check_namespace(namespace: Namespace, *, env: CliEnv, logs: Sequence[P
         await _settlements(namespace, conns["fund_transfer"], verdict)
         _dead_letters(namespace, verdict)
         _facts_once(namespace, verdict)
+        _notices_once(namespace, verdict)
         _duplicates_identical(namespace, verdict)
         await _outboxes(namespace, conns, verdict)
         await _fund_transfer_ledger(conns["fund_transfer"], verdict)
@@ -306,6 +307,25 @@ def _facts_once(namespace: Namespace, verdict: Verdict) -> None:
         for key, ids in namespace.answers(event_type, *fields).items():
             verdict.expect("I2_fact_stated_once", len(ids) == 1,
                            f"{event_type} {key} stated by {len(ids)} event ids")
+
+
+def _notices_once(namespace: Namespace, verdict: Verdict) -> None:
+    """I2: one notice per obligation or request and attempt; a later attempt only replaces a
+    notice that failed and named it as its replacement."""
+    replaced_by = {e.data.get("notice_id"): e.data.get("replaced_by")
+                   for e in namespace.of_type(transfer.NOTICE_FAILED)}
+    attempts: dict[tuple[tuple[str, ...], Any], set[str]] = defaultdict(set)
+    for event in _distinct(namespace.of_type(transfer.NOTICE_ISSUED)):
+        data = event.data
+        attempts[(tuple(data.get("covers", ())), data.get("attempt"))].add(data["notice_id"])
+        if data.get("attempt"):
+            verdict.expect("I2_replacement_replaces_a_failed_notice",
+                           replaced_by.get(data.get("replaces")) == data["notice_id"],
+                           f"notice {data['notice_id']} replaces {data.get('replaces')}, "
+                           "which did not fail into it")
+    for (covers, attempt), notices in attempts.items():
+        verdict.expect("I2_one_notice_per_attempt", len(notices) == 1,
+                       f"{covers} attempt {attempt} has notices {sorted(notices)}")
 
 
 def _duplicates_identical(namespace: Namespace, verdict: Verdict) -> None:

@@ -111,3 +111,23 @@ def test_an_identity_number_in_a_log_line_is_a_problem(tmp_path: Path) -> None:
     log.write_text('{"detail": "line 3 person 150102199001010019 invalid"}\n')
     invariants._logs([log], set(), verdict)
     assert verdict.problems == ["I9: collection.log:1 carries an identity number"]
+
+
+def test_a_second_notice_for_one_request_and_attempt_or_an_unasked_replacement_is_a_problem(
+) -> None:
+    def issued(notice_id: str, attempt: int, replaces: str | None, offset: int) -> Record:
+        return _event("transfer.notices", f"ev-{notice_id}", "transfer.notice.issued.v1",
+                      {"notice_id": notice_id, "attempt": attempt, "covers": ["R-1"],
+                       "replaces": replaces}, offset)
+
+    failed = _event("transfer.notices", "ev-f", "transfer.notice.failed.v1",
+                    {"notice_id": "N-0", "replaced_by": "N-1"}, 9)
+    verdict = Verdict()
+    invariants._notices_once(_namespace(transfer__notices=[
+        issued("N-0", 0, None, 0), failed, issued("N-1", 1, "N-0", 1)]), verdict)
+    assert verdict.problems == []
+    invariants._notices_once(_namespace(transfer__notices=[
+        issued("N-0", 0, None, 0), issued("N-X", 0, None, 1), issued("N-1", 1, "N-0", 2)]),
+        verdict)
+    assert any("I2_one_notice_per_attempt" in p for p in verdict.problems)
+    assert any("I2_replacement_replaces_a_failed_notice" in p for p in verdict.problems)
