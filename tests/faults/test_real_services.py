@@ -73,3 +73,6 @@ async def test_the_services_heal_and_keep_every_invariant(scenario: Scenario,
     assert outcome.injected, "no fault was injected"
     assert outcome.events_checked > 0
     assert not outcome.problems, "\n".join(outcome.problems[:30])
+    if scenario.crash is not None and scenario.crash[1] == "relay_after_send":
+        # Sent but not marked: the restarted relay sends those rows again, as the same events.
+        assert outcome.checked.get("I4_duplicate_identical", 0) > 0, "no row was sent twice"
