@@ -122,9 +122,11 @@ async def _play(conn: asyncpg.Connection, segment: list[Inbound], outbox: Outbox
             book.declare(check, content_hash, index, key)
         else:
             book.pay(check, content_hash, index, key)
+    registrations, before = await _annuity_bases_before(conn, book)
     await store.save_book(conn, book, stored_ids)
-    _publish(outbox, book.emits, segment)
-    await _check_annuity_bases(conn, book, segment, outbox, rules)
+    findings = await _check_annuity_bases(conn, registrations, before, rules)
+    # In the order of their causes: a batch that ends elsewhere publishes the same sequence.
+    _publish(outbox, sorted(book.emits + findings, key=lambda emit: emit.cause), segment)
 
 
 def _publish(outbox: Outbox, emits: list[Emit], causes: list[Inbound]) -> None:
@@ -133,38 +135,54 @@ def _publish(outbox: Outbox, emits: list[Emit], causes: list[Inbound]) -> None:
                      data=emit.data, cause=Cause.of(causes[emit.cause]))
 
 
-async def _check_annuity_bases(conn: asyncpg.Connection, book: Book, segment: list[Inbound],
-                               outbox: Outbox, rules: Rules) -> None:
-    """Compare annuity and basic-pension bases where this segment registered either kind.
+BasesBefore = tuple[dict[store.Pair, list[annuity_base.PeriodLine]],
+                    dict[store.Pair, dict[str, annuity_base.Finding]]]
+
+
+async def _annuity_bases_before(
+    conn: asyncpg.Connection, book: Book
+) -> tuple[list[annuity_base.Registration], BasesBefore]:
+    """The segment's annuity and basic-pension registrations that can change a finding, and the
+    lines and open findings of their (employer, period) pairs before the segment is saved.
 
     A basic-pension registration matters only where the employer has annuity declarations for
     the period; finding those pairs is one indexed query, so a segment of enterprise
     declarations costs little more.
     """
-    causes = {emit.data["declaration_id"]: emit.cause for emit in book.emits
-              if emit.event_type == REGISTERED}
-    cause_of_pair: dict[store.Pair, int] = {}
-    basic: set[store.Pair] = set()
-    for declaration in book.registered:
+    causes = [emit.cause for emit in book.emits if emit.event_type == REGISTERED]
+    candidates: list[tuple[annuity_base.Registration, str]] = []
+    for declaration, cause in zip(book.registered, causes, strict=True):
         f = declaration.figures
-        pair = (f.employer_uscc, f.fee_period)
         if f.scheme == annuity_base.ANNUITY or f.scheme in annuity_base.BASIC_SCHEMES:
-            cause_of_pair[pair] = causes[declaration.declaration_id]
-        if f.scheme in annuity_base.BASIC_SCHEMES:
-            basic.add(pair)
-    checked = set(cause_of_pair) - basic | await store.pairs_with_annuity(conn, sorted(basic))
-    if not checked:
-        return
+            candidates.append((annuity_base.Registration(
+                f.employer_uscc, f.fee_period, declaration.declaration_id,
+                tuple(annuity_base.PeriodLine(declaration.declaration_id, f.scheme,
+                                              f.fiscal_entity_code, line.line_no,
+                                              line.person_id, line.base_fen)
+                      for line in declaration.lines), cause), f.scheme))
+    annuity = {(r.employer_uscc, r.fee_period) for r, scheme in candidates
+               if scheme == annuity_base.ANNUITY}
+    basic = {(r.employer_uscc, r.fee_period) for r, _ in candidates} - annuity
+    checked = annuity | await store.pairs_with_annuity(conn, sorted(basic))
+    registrations = [r for r, _ in candidates if (r.employer_uscc, r.fee_period) in checked]
+    if not registrations:
+        return [], ({}, {})
     pairs = sorted(checked)
-    lines, findings = (await store.load_period_lines(conn, pairs),
-                       await store.load_open_findings(conn, pairs))
-    version = rules.version_of(0)
-    for pair in pairs:
-        comparison = annuity_base.compare(*pair, lines.get(pair, []), findings.get(pair, {}),
-                                          version)
-        await store.save_findings(conn, comparison)
-        _publish(outbox, [Emit(event_type, pair[0], data, cause_of_pair[pair])
-                          for event_type, data in comparison.events], segment)
+    return registrations, (await store.load_period_lines(conn, pairs),
+                           await store.load_open_findings(conn, pairs))
+
+
+async def _check_annuity_bases(conn: asyncpg.Connection,
+                               registrations: list[annuity_base.Registration],
+                               before: BasesBefore, rules: Rules) -> list[Emit]:
+    """Compare annuity and basic-pension bases after each registration that can change them."""
+    if not registrations:
+        return []
+    events, comparison = annuity_base.compare_in_order(registrations, *before,
+                                                       rules.version_of(0))
+    await store.save_findings(conn, comparison)
+    keys = {r.cause: r.employer_uscc for r in registrations}
+    return [Emit(event_type, keys[cause], data, cause) for cause, event_type, data in events]
 
 
 async def _file(conn: asyncpg.Connection, filings: list[Inbound], outbox: Outbox) -> None:

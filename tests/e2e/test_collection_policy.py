@@ -12,6 +12,7 @@ import pytest
 
 from services.collection import app
 from shared.contracts.collection import EVENT_MODELS
+from shared.contracts.tax import DECLARED
 from tests.e2e.test_collection import Stack
 from tests.support import cloudevent, create_namespace, publish, service_running
 from tests.unit.collection import factory
@@ -141,3 +142,25 @@ async def test_a_basic_pension_line_first_then_an_equal_annuity_base_gives_no_fi
     everything = await stack.outcomes(lambda e: True, 1)
     assert not [e for e in everything if e["data"].get("person_id") == person
                 and e["type"].startswith("collection.annuity_base.")]
+
+
+async def test_in_one_batch_a_finding_opens_and_resolves_as_in_two() -> None:
+    """An annuity declaration and then an equal basic-pension one, handled in one batch, give
+    what two batches give: the finding, then its resolution, each after its registration (the
+    batch was compared once, at its end, and published nothing; a replay differed)."""
+    stack = Stack(await create_namespace())
+    employer = factory.uscc()
+    annuity = factory.declaration(scheme="occupational_annuity", employer_uscc=employer,
+                                  bases=("6000.00",))
+    basic = factory.declaration(scheme="institution_basic", employer_uscc=employer,
+                                bases=("6000.00",))
+    basic["lines"][0]["person_id"] = annuity["lines"][0]["person_id"]
+    # Both (one key, one partition) before the service starts: they come in one batch.
+    await publish(stack.topic("tax.contribution.declarations"),
+                  [(employer.encode(), cloudevent(DECLARED, data)) for data in (annuity, basic)])
+    async with service_running(app.spec(), stack.namespace):
+        events = await stack.outcomes(lambda e: e["data"].get("employer_uscc") == employer, 4)
+    assert [(e["type"].rsplit(".", 2)[-2], e["data"].get("declaration_id")) for e in events] == [
+        ("registered", annuity["declaration_id"]), ("finding", None),
+        ("registered", basic["declaration_id"]), ("resolved", None)]
+    assert events[1]["data"]["kind"] == "BASIC_PENSION_MISSING"

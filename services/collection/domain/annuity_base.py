@@ -140,3 +140,49 @@ def resolved_data(finding: Finding, base_fen: int | None, rule_version: str) -> 
         "base": format_yuan(base_fen) if base_fen is not None else None,
         "rule_version": rule_version,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """An annuity or basic-pension declaration registered in a segment: its new current lines,
+    and the index of the event that registered it."""
+
+    employer_uscc: str
+    fee_period: str
+    declaration_id: str
+    lines: tuple[PeriodLine, ...]
+    cause: int
+
+
+def compare_in_order(
+    registrations: Sequence[Registration], lines: dict[tuple[str, str], list[PeriodLine]],
+    open_findings: dict[tuple[str, str], dict[str, Finding]], rule_version: str,
+) -> tuple[list[tuple[int, str, dict[str, Any]]], Comparison]:
+    """Compare after each registration, in order, from the lines and findings as they were
+    before the segment: the events (cause, type, data) are those the registrations would give
+    in batches of their own, wherever a batch ends. Returns them and what to store: every
+    finding opened, and every finding open before or opened since that is no longer open."""
+    lines = {pair: list(found) for pair, found in lines.items()}
+    now = {pair: dict(found) for pair, found in open_findings.items()}
+    before = {f.finding_id for found in open_findings.values() for f in found.values()}
+    opened: dict[str, Finding] = {}
+    events: list[tuple[int, str, dict[str, Any]]] = []
+    for registration in registrations:
+        pair = (registration.employer_uscc, registration.fee_period)
+        lines[pair] = [line for line in lines.get(pair, [])
+                       if line.declaration_id != registration.declaration_id]
+        lines[pair] += registration.lines
+        comparison = compare(*pair, lines[pair], now.get(pair, {}), rule_version)
+        current = now.setdefault(pair, {})
+        gone = {finding_id for finding_id, _ in comparison.resolved}
+        for person_id in [p for p, f in current.items() if f.finding_id in gone]:
+            del current[person_id]
+        for finding in comparison.opened:
+            current[finding.person_id] = opened[finding.finding_id] = finding
+        events += [(registration.cause, event_type, data)
+                   for event_type, data in comparison.events]
+    still_open = {f.finding_id for found in now.values() for f in found.values()}
+    return events, Comparison(
+        opened=list(opened.values()),
+        resolved=[(finding_id, None) for finding_id in sorted((before | set(opened))
+                                                              - still_open)])

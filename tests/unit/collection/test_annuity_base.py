@@ -6,7 +6,9 @@ from __future__ import annotations
 from services.collection.domain.annuity_base import (
     Finding,
     PeriodLine,
+    Registration,
     compare,
+    compare_in_order,
     finding_id,
 )
 
@@ -67,3 +69,37 @@ def test_a_finding_whose_annuity_line_is_gone_resolves_with_no_base() -> None:
 
 def test_basic_pension_lines_without_an_annuity_line_are_not_findings() -> None:
     assert run([line("institution_basic", 600000, person="152921199001010013")]) == []
+
+
+def registered(scheme: str, base_fen: int, cause: int) -> Registration:
+    return Registration(EMPLOYER, PERIOD, f"D-{scheme}", (line(scheme, base_fen),), cause)
+
+
+def test_registrations_of_one_segment_compare_as_if_each_came_in_a_batch_of_its_own() -> None:
+    """An annuity line, then an equal basic-pension line: in one batch as in two, the finding
+    opens with the first and resolves with the second (the segment used to be compared once,
+    at its end, and published nothing)."""
+    pair = (EMPLOYER, PERIOD)
+    events, stored = compare_in_order(
+        [registered("occupational_annuity", 600000, 3), registered("institution_basic",
+                                                                   600000, 7)], {}, {}, "v")
+    assert [(cause, event_type.rsplit(".", 2)[-2]) for cause, event_type, _ in events] == [
+        (3, "finding"), (7, "resolved")]
+    first = compare(*pair, [line("occupational_annuity", 600000)], {}, "v")
+    second = compare(*pair, [line("occupational_annuity", 600000),
+                             line("institution_basic", 600000)],
+                     {PERSON: first.opened[0]}, "v")
+    assert [data for _, _, data in events] == [data for _, data in first.events + second.events]
+    assert stored.opened == first.opened
+    assert stored.resolved == [(finding_id(EMPLOYER, PERIOD, PERSON), None)]
+
+
+def test_a_finding_open_before_the_segment_and_still_open_is_not_stored_as_resolved() -> None:
+    [missing] = compare(EMPLOYER, PERIOD, [line("occupational_annuity", 600000)], {}, "v").opened
+    events, stored = compare_in_order(
+        [registered("institution_basic", 550000, 0)],
+        {(EMPLOYER, PERIOD): [line("occupational_annuity", 600000)]},
+        {(EMPLOYER, PERIOD): {PERSON: missing}}, "v")
+    assert [data["kind"] for _, _, data in events] == ["BASE_MISMATCH"]
+    assert stored.resolved == []
+    assert [f.kind for f in stored.opened] == ["BASE_MISMATCH"]
