@@ -131,3 +131,16 @@ def test_a_second_notice_for_one_request_and_attempt_or_an_unasked_replacement_i
         verdict)
     assert any("I2_one_notice_per_attempt" in p for p in verdict.problems)
     assert any("I2_replacement_replaces_a_failed_notice" in p for p in verdict.problems)
+
+
+def test_an_identity_number_in_a_metric_label_is_a_problem_and_a_long_sample_value_is_not(
+) -> None:
+    verdict = Verdict()
+    invariants._metric_labels(
+        {"collection": 'pension_batch_duration_seconds_sum{service="x"} 0.029235402998892823'},
+        {"150102199001010019"}, verdict)
+    assert verdict.problems == []
+    assert verdict.checked["I9_metric_labels"] == 1
+    invariants._metric_labels(
+        {"collection": 'pension_business_gauge{name="p150102199001010019"} 1'}, set(), verdict)
+    assert len(verdict.problems) == 1
