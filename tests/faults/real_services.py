@@ -31,12 +31,21 @@ from aiokafka.structs import OffsetAndMetadata
 
 from demo.feed import Pacing, Publisher, feed
 from demo.generate import FeedConfig
+from shared.access import ADMIN, FINANCE, OPERATOR, TAX_BUREAU
 from shared.cli.common import SERVICES, CliEnv, CliError
-from shared.cli.kafka import consumer, partitions_of, producer, read_to_end
+from shared.cli.kafka import consumer, partitions_of, read_to_end
 from shared.cli.status import SERVICE_INPUTS, http_get, wait_idle
 from shared.messaging import Record
 from shared.settings import Settings
-from tests.support import REPO_ROOT, bootstrap, database_url
+from tests.support import (
+    REPO_ROOT,
+    access_of,
+    client_config,
+    database_url,
+    kafka_options,
+    principal_environ,
+    publish,
+)
 
 SETTLE_S_MAX: Final = 600
 """Bound of one wait for the namespace to be idle (the longest fault is a 3-minute outage)."""
@@ -118,8 +127,10 @@ class ServiceSet:
         return f"http://127.0.0.1:{self.port(service)}"
 
     def cli_env(self) -> CliEnv:
-        return CliEnv(bootstrap(), self.namespace,
-                      {service: self.url(service) for service in SERVICES})
+        """The operator's settings on this namespace (the CLI's reports, lags and commands)."""
+        return CliEnv.from_environ({
+            **client_config(OPERATOR), "NAMESPACE": self.namespace,
+            **{f"PENSION_{service.upper()}_URL": self.url(service) for service in SERVICES}})
 
     def pid(self, service: str) -> int | None:
         """The service's own process (the supervisor's child), if it runs now."""
@@ -161,10 +172,13 @@ class ServiceSet:
         """A second instance in the same consumer group (not supervised: it is the fault)."""
         port = self.port_base + 3 + len(self.extras)
         log = (self.directory / f"{service}-extra.log").open("ab")
+        # As the service's own principal and database role, as services.sh starts it.
+        environment = principal_environ(
+            service, NAMESPACE=self.namespace, SCHEDULE_ENABLED="false", RULE_SET="local",
+            HTTP_PORT=str(port))
         process = subprocess.Popen(
             [str(REPO_ROOT / ".venv" / "bin" / "python"), "-m", f"services.{service}"],
-            cwd=REPO_ROOT, env=self.environment(RULE_SET="local", HTTP_PORT=str(port)),
-            stdout=log, stderr=log)
+            cwd=REPO_ROOT, env=environment, stdout=log, stderr=log)
         self.extras.append(process)
         return process
 
@@ -266,8 +280,10 @@ async def feed_month(services: ServiceSet, config: FeedConfig,
 
     pacing = Pacing(idle=idle or settled, publisher=PatientPublisher,
                     idle_between_steps=idle_between_steps)
+    # The partners publish their own topics, as in production; the operator its commands.
+    partners = {principal: access_of(principal) for principal in (TAX_BUREAU, FINANCE)}
     summary = await feed(config, services.cli_env(), inbound_only=False, wait_s=SETTLE_S_MAX,
-                         pacing=pacing)
+                         partners=partners, pacing=pacing)
     if summary["missing"]:
         raise AssertionError(f"the month did not go through: {summary['missing']}")
     return summary
@@ -285,11 +301,11 @@ that consumes its topic, with its original key, value and headers (I1, I5)."""
 
 
 async def publish_hostile(services: ServiceSet) -> None:
-    async with producer(bootstrap()) as kafka:
-        for topic, key, value in HOSTILE:
-            await kafka.send_and_wait(f"{services.namespace}.{topic}", value=value, key=key,
-                                      headers=[("content-type", b"application/cloudevents+json"),
-                                               ("x-test", b"hostile")])
+    """As each topic's writer (tests.support.publish), so the broker takes them as it would."""
+    for topic, key, value in HOSTILE:
+        await publish(f"{services.namespace}.{topic}", [(key, value)],
+                      headers=[("content-type", b"application/cloudevents+json"),
+                               ("x-test", b"hostile")])
 
 
 # ---- moving a stopped group's offsets ---------------------------------------------------------
@@ -300,10 +316,11 @@ async def rewind_group(services: ServiceSet, service: str, records_back: int) ->
     every partition it consumes; returns how many records it will read again.
 
     A consumer that only assigns partitions (it never joins) may commit for a group with no
-    members, which is what Kafka's own offset reset tool does."""
+    members, which is what Kafka's own offset reset tool does; here as the super user, as an
+    operator's reset tool would be."""
     env = services.cli_env()
     group = env.group(service)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(), group_id=group,
+    consumer = AIOKafkaConsumer(**kafka_options(ADMIN), group_id=group,
                                 enable_auto_commit=False)
     await consumer.start()
     try:
@@ -333,7 +350,7 @@ async def read_namespace(namespace: str, topics: Sequence[str]) -> dict[str, lis
     """Every record of each `<namespace>.<topic>` up to its end now, by base topic name."""
     records: dict[str, list[Record]] = {topic: [] for topic in topics}
     for topic in topics:
-        async with consumer(bootstrap()) as kafka:
+        async with consumer(access_of(ADMIN)) as kafka:
             async for record in read_to_end(kafka, [f"{namespace}.{topic}"], timeout_s=120):
                 records[topic].append(record)
     return records
