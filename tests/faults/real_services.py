@@ -170,7 +170,7 @@ class ServiceSet:
 
     def start_extra(self, service: str) -> subprocess.Popen[bytes]:
         """A second instance in the same consumer group (not supervised: it is the fault)."""
-        port = self.port_base + 3 + len(self.extras)
+        port = self.port_base + 4 + len(self.extras)  # after the three and the console
         log = (self.directory / f"{service}-extra.log").open("ab")
         # As the service's own principal and database role, as services.sh starts it.
         environment = principal_environ(
