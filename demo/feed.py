@@ -253,17 +253,17 @@ class Walkthrough:
         """Interest years, then the personnel events and the command; pay what they cause."""
         month, publisher = self.month, self.publisher
         await publisher.publish(month.personnel.notional_commands, "notional interest 2019-2024")
-        await _idle(self.env, self.wait_s)
+        await self.idle()
         await publisher.publish(month.personnel.events,
                                 "retirements, back-credits, a funding command")
-        await _idle(self.env, self.wait_s)
+        await self.idle()
         predicted = list(month.personnel.predicted)
         seen = await watcher.wait_for({p.notice_id() for p in predicted}, NOTICE_GRACE_S)
         self.outcome.missing += [f"{p.kind} notice {p.notice_id()} ({p.fiscal_entity_code})"
                                  for p in predicted if p.notice_id() not in seen]
         await publisher.publish(_first_payments(predicted, seen, month.config.seed),
                                 "funding and back-credit notices paid")
-        await _idle(self.env, self.wait_s)
+        await self.idle()
         failed = [p for p in predicted if p.partly_then_failed and p.notice_id() in seen]
         replacements = await watcher.wait_for({p.notice_id(1) for p in failed}, NOTICE_GRACE_S)
         self.outcome.missing += [f"replacement notice {p.notice_id(1)}" for p in failed
@@ -273,7 +273,7 @@ class Walkthrough:
                                     REPLACEMENT_PAID_ON, month.config.seed)
             for p in failed if (n := replacements.get(p.notice_id(1))) is not None],
             "replacement funding notice paid")
-        await _idle(self.env, self.wait_s)
+        await self.idle()
 
     async def run_checks(self, watcher: NoticeWatcher) -> None:
         """Each check may make the services issue remittance and top-up notices: pay them."""
