@@ -398,7 +398,13 @@ async def _fund_transfer_ledger(conn: asyncpg.Connection, verdict: Verdict) -> N
 
 async def _annuity_balances(namespace: Namespace, conn: asyncpg.Connection,
                             verdict: Verdict) -> None:
-    """Each member's sub-ledger balances equal what the published credits and allocations say."""
+    """Each member's sub-ledger balances equal what the published events say.
+
+    Credits, top-up allocations, interest adjustments and back-credits name each member; a
+    completed funding moves the members' amounts of its request from unit_notional to unit_real.
+    A notional interest posting states only its entity's total, so its member entries are taken
+    from the ledger once their sum per entity and year is checked against that total.
+    """
     expected: dict[tuple[str, str], int] = defaultdict(int)
     for event in _distinct(namespace.of_type(annuity.CONTRIBUTION_CREDITED)):
         for credit in event.data.get("credits", ()):
@@ -408,11 +414,40 @@ async def _annuity_balances(namespace: Namespace, conn: asyncpg.Connection,
         for allocation in event.data.get("allocations", ()):
             expected[(allocation["person_id"], "interest_topup")] += parse_yuan(
                 allocation["amount"])
+    for event in _distinct(namespace.of_type(annuity.NOTIONAL_INTEREST_ADJUSTED)):
+        for member in event.data.get("members", ()):
+            expected[(member["person_id"], "unit_notional")] += parse_yuan(member["interest"])
+    for event in _distinct(namespace.of_type(annuity.BACKCREDIT_COMPLETED)):
+        expected[(event.data["person_id"], "unit_real")] += parse_yuan(event.data["amount"])
+    requested = {e.data["funding_id"]: e.data
+                 for e in _distinct(namespace.of_type(annuity.NOTIONAL_FUNDING_REQUESTED))}
+    for event in _distinct(namespace.of_type(annuity.NOTIONAL_FUNDING_COMPLETED)):
+        funding = requested.get(event.data["funding_id"])
+        verdict.expect("I3_funding_completed_was_requested", funding is not None,
+                       f"funding {event.data['funding_id']} completed, never requested")
+        for member in (funding or {}).get("members", ()):
+            amount_fen = parse_yuan(member["amount"])
+            expected[(member["person_id"], "unit_notional")] -= amount_fen
+            expected[(member["person_id"], "unit_real")] += amount_fen
+    posted_fen = {(e.data["fiscal_entity_code"], str(e.data["year"])): parse_yuan(e.data["total"])
+                  for e in _distinct(namespace.of_type(annuity.NOTIONAL_INTEREST_POSTED))}
+    entries = await conn.fetch(
+        "SELECT person_id, fiscal_entity_code, source_id, amount_fen FROM entry"
+        " WHERE source_kind = 'notional_interest'")
+    booked_fen: dict[tuple[str, str], int] = defaultdict(int)
+    for row in entries:
+        booked_fen[(row["fiscal_entity_code"], row["source_id"])] += row["amount_fen"]
+        expected[(row["person_id"], "unit_notional")] += row["amount_fen"]
+    for key in sorted(set(posted_fen) | set(booked_fen)):
+        verdict.expect("I3_notional_interest_is_its_posting",
+                       booked_fen.get(key, 0) == posted_fen.get(key, 0),
+                       f"notional interest {key}: ledger {booked_fen.get(key, 0)} fen, "
+                       f"event {posted_fen.get(key, 0)} fen")
     stored: dict[tuple[str, str], int] = {}
     for row in await conn.fetch("SELECT * FROM member_balance"):
         for sub_ledger in ("individual_real", "unit_real", "unit_notional", "interest_topup"):
             stored[(row["person_id"], sub_ledger)] = row[f"{sub_ledger}_fen"]
-    for key in sorted(set(expected) | {k for k, v in stored.items() if v}):
+    for key in sorted({k for k, v in expected.items() if v} | {k for k, v in stored.items() if v}):
         verdict.expect("I3_member_balance_is_its_events", stored.get(key, 0) == expected[key],
                        f"member ****{key[0][-4:]} {key[1]}: ledger {stored.get(key, 0)} fen, "
                        f"events {expected[key]} fen")
