@@ -186,7 +186,7 @@ async def feed(config: FeedConfig, env: CliEnv, *, inbound_only: bool, wait_s: i
         else:
             # Finance reads the notices it settles; without its settings, the operator does.
             reader = identities.get(FINANCE, env.kafka)
-            await Walkthrough(month, env, publisher, outcome, idle, reader).run()
+            await Walkthrough(month, env, publisher, outcome, idle, reader, wait_s).run()
     return summarize(month, publisher.counts, outcome, inbound_only)
 
 
@@ -208,6 +208,7 @@ class Walkthrough:
     outcome: Outcome
     idle: Idle
     notice_reader: KafkaAccess
+    wait_s: int  # how long reading the report may take
 
     async def run(self) -> None:
         await self.idle()
