@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import asyncpg
 
@@ -107,8 +107,8 @@ async def load(conn: asyncpg.Connection, needs: Needs, rules: Rules) -> WorkingS
     await _load_budgets(conn, ws, needs, rules)
     await _load_obligations(conn, ws, needs)
     if needs.deadline_dates:
-        ws.shortfalls_reported = await _shortfalls_reported(conn, needs.deadline_dates)
-        ws.gaps_reported = await _gaps_reported(conn, needs.deadline_dates)
+        ws.shortfalls_reported = await _reported(conn, "shortfall_report", needs.deadline_dates)
+        ws.gaps_reported = await _reported(conn, "budget_gap_report", needs.deadline_dates)
     return ws
 
 
@@ -145,15 +145,6 @@ async def _load_budgets(conn: asyncpg.Connection, ws: WorkingSet, needs: Needs,
             needs.obligation_keys.update(
                 (budget.fiscal_entity_code, budget.fund, period) for period in budget.periods()
                 if rules.deadlines.appropriation_due_on(period) < latest)
-
-
-async def _gaps_reported(
-    conn: asyncpg.Connection, dates: set[dt.date]
-) -> set[tuple[ObligationKey, dt.date]]:
-    rows = await conn.fetch(
-        "SELECT fiscal_entity_code, fund, period, as_of FROM budget_gap_report"
-        " WHERE as_of = ANY($1::date[])", list(dates))
-    return {((r["fiscal_entity_code"], r["fund"], r["period"]), r["as_of"]) for r in rows}
 
 
 def _lock_names(needs: Needs) -> list[str]:
@@ -257,11 +248,14 @@ async def _load_obligations(conn: asyncpg.Connection, ws: WorkingSet, needs: Nee
         ws.obligations[obligation.key] = obligation
 
 
-async def _shortfalls_reported(
-    conn: asyncpg.Connection, dates: set[dt.date]
+async def _reported(
+    conn: asyncpg.Connection, table: Literal["shortfall_report", "budget_gap_report"],
+    dates: set[dt.date],
 ) -> set[tuple[ObligationKey, dt.date]]:
+    """What a deadline check of these dates already reported (each once per obligation/month
+    and date), from one of the two report tables of the same shape."""
     rows = await conn.fetch(
-        "SELECT fiscal_entity_code, fund, period, as_of FROM shortfall_report"
+        f"SELECT fiscal_entity_code, fund, period, as_of FROM {table}"  # noqa: S608 (a literal)
         " WHERE as_of = ANY($1::date[])", list(dates))
     return {((r["fiscal_entity_code"], r["fund"], r["period"]), r["as_of"]) for r in rows}
 
